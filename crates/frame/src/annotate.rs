@@ -1,0 +1,537 @@
+//! Frames explained field by field, for people.
+//!
+//! The `frame` CLI prints this for the hex you give it, and lesson 7's
+//! wiretap prints it for every frame it forwards, so it describes bad frames
+//! too: every field it could read, then the rule broken and the close code a
+//! receiver answers with.
+
+use std::fmt;
+
+use crate::decode::check_peer_rules;
+use crate::{CloseFrame, FrameError, LengthForm, OpCode, Role, apply_mask, parse_header, to_hex};
+
+/// How many payload bytes are shown in hex before the rest is summarised.
+const HEX_PREVIEW: usize = 32;
+/// How many characters of text are shown before the rest is summarised.
+const TEXT_PREVIEW: usize = 64;
+/// Where the description column starts, after the label and the hex.
+const LABEL_WIDTH: usize = 15;
+
+/// The description [`annotate`] produces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotation {
+    /// One line: opcode, FIN, masking, sizes; or what is missing or wrong.
+    pub summary: String,
+    /// The bytes, field by field, one line each, every line ending in `\n`.
+    pub details: String,
+    /// What the bytes turned out to be.
+    pub outcome: Outcome,
+}
+
+/// What [`annotate`] found at the start of its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A whole frame of `len` bytes, header and payload. Its payload may
+    /// still break a message-level rule (a bad close code, invalid UTF-8);
+    /// the details say so.
+    Frame {
+        /// The frame's size on the wire; the next frame starts here.
+        len: usize,
+    },
+    /// The input ends before the frame does: at least `needed` more bytes
+    /// must arrive (exactly that many once the header is complete).
+    Incomplete {
+        /// How many more bytes, at least.
+        needed: usize,
+    },
+    /// The frame breaks a rule; a receiver fails the connection with
+    /// `error.close_code()`.
+    Invalid(FrameError),
+}
+
+/// The summary line, then the details.
+impl fmt::Display for Annotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.summary)?;
+        f.write_str(&self.details)
+    }
+}
+
+// ANCHOR: annotate
+/// Describes the frame at the start of `bytes`, field by field.
+///
+/// `reader` is who would decode these bytes: `Some(Role::Server)` for bytes
+/// a client sent, `Some(Role::Client)` for bytes a server sent. With it, the
+/// masking rule is checked; with `None` the MASK bit is only used to tell
+/// which side sent the frame.
+///
+/// Never panics, whatever the bytes.
+pub fn annotate(bytes: &[u8], reader: Option<Role>) -> Annotation {
+    let mut details = Details::default();
+    let (summary, outcome) = describe(bytes, reader, &mut details);
+    Annotation {
+        summary,
+        details: details.0,
+        outcome,
+    }
+}
+// ANCHOR_END: annotate
+
+/// Describes every frame in `bytes`, back to back, stopping at the first
+/// incomplete or invalid one.
+pub fn annotate_all(bytes: &[u8], reader: Option<Role>) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    let mut number = 1;
+    loop {
+        let annotation = annotate(&bytes[at..], reader);
+        let end = match annotation.outcome {
+            Outcome::Frame { len } => at + len,
+            _ => bytes.len(),
+        };
+        if number > 1 {
+            out.push('\n');
+        }
+        let range = match end {
+            0 => "no bytes".to_owned(),
+            _ => format!("bytes {at}-{}", end - 1),
+        };
+        out.push_str(&format!(
+            "frame {number} ({range} of the input): {}\n{}",
+            annotation.summary, annotation.details
+        ));
+        match annotation.outcome {
+            Outcome::Frame { .. } if end < bytes.len() => {
+                at = end;
+                number += 1;
+            }
+            _ => return out,
+        }
+    }
+}
+
+/// The details, built a row at a time.
+#[derive(Default)]
+struct Details(String);
+
+impl Details {
+    /// A row: label (`byte 0`), the bytes in hex, what they mean.
+    fn row(&mut self, label: &str, hex: &str, meaning: &str) {
+        let line = format!("  {label:<LABEL_WIDTH$}{hex:<13}  {meaning}");
+        self.0.push_str(line.trim_end());
+        self.0.push('\n');
+    }
+
+    /// One bit field of a header byte: `81  1... ....  FIN = 1`.
+    fn bits(&mut self, label: &str, byte: Option<u8>, value: u8, mask: u8, meaning: &str) {
+        let hex = byte.map(|b| format!("{b:02x}")).unwrap_or_default();
+        self.row(
+            label,
+            &format!("{hex:<4}{}", bit_pattern(value, mask)),
+            meaning,
+        );
+    }
+
+    /// A line under the payload row, e.g. `unmasked:  48 65 6c 6c 6f`.
+    fn sub(&mut self, name: &str, value: &str) {
+        let indent = " ".repeat(2 + LABEL_WIDTH + 2);
+        self.0.push_str(&format!("{indent}{name:<12}{value}\n"));
+    }
+
+    /// A line of its own, indented like the rows.
+    fn note(&mut self, text: &str) {
+        self.0.push_str(&format!("  {text}\n"));
+    }
+
+    fn error(&mut self, what: &str, code: crate::CloseCode) {
+        self.note(&format!("error: {what}"));
+        self.note(&format!(
+            "       a receiver fails the connection with close {code}"
+        ));
+    }
+}
+
+/// `1... ....` for the bits of `value` selected by `mask`.
+fn bit_pattern(value: u8, mask: u8) -> String {
+    let mut out = String::with_capacity(9);
+    for bit in (0..8).rev() {
+        if bit == 3 {
+            out.push(' ');
+        }
+        out.push(match (mask >> bit & 1, value >> bit & 1) {
+            (0, _) => '.',
+            (_, 0) => '0',
+            _ => '1',
+        });
+    }
+    out
+}
+
+fn byte_range(start: usize, len: usize) -> String {
+    match len {
+        1 => format!("byte {start}"),
+        _ => format!("bytes {start}-{}", start + len - 1),
+    }
+}
+
+fn describe(bytes: &[u8], reader: Option<Role>, out: &mut Details) -> (String, Outcome) {
+    // Byte 0: FIN, RSV1-3, opcode. Described from the raw bits, so even a
+    // reserved opcode shows up for what it is.
+    let Some(&b0) = bytes.first() else {
+        out.note("incomplete: no bytes yet; a frame header has at least 2");
+        return ("no bytes".into(), Outcome::Incomplete { needed: 2 });
+    };
+    let fin = b0 & 0x80 != 0;
+    let rsv = (b0 >> 4) & 0b111;
+    let opcode = OpCode::from_u8(b0 & 0x0F);
+    out.bits(
+        "byte 0",
+        Some(b0),
+        b0,
+        0x80,
+        if fin {
+            "FIN = 1: the final frame of its message"
+        } else {
+            "FIN = 0: more frames of this message follow"
+        },
+    );
+    let rsv_meaning = match rsv {
+        0 => "RSV1-3 = 000: no extension in use".to_owned(),
+        _ => format!("RSV1-3 = {rsv:03b}: reserved bits set, meaningful only with an extension"),
+    };
+    out.bits("", None, b0, 0x70, &rsv_meaning);
+    let opcode_meaning = match opcode {
+        Ok(op) if op.is_control() => format!(
+            "opcode = {:#X}: {} (a control frame)",
+            op.as_u8(),
+            op.name()
+        ),
+        Ok(op) => format!("opcode = {:#X}: {}", op.as_u8(), op.name()),
+        Err(_) => format!("opcode = {:#X}: reserved, no meaning defined", b0 & 0x0F),
+    };
+    out.bits("", None, b0, 0x0F, &opcode_meaning);
+
+    // Byte 1: MASK and the 7-bit length.
+    let Some(&b1) = bytes.get(1) else {
+        out.note("incomplete: the header's second byte has not arrived");
+        return (
+            "incomplete header: 1 byte".into(),
+            Outcome::Incomplete { needed: 1 },
+        );
+    };
+    let masked = b1 & 0x80 != 0;
+    let mask_meaning = match (masked, reader) {
+        (true, None) => "MASK = 1: the payload is masked, so a client sent it",
+        (true, Some(Role::Server)) => "MASK = 1: masked, as a client's frames must be",
+        (true, Some(Role::Client)) => "MASK = 1: masked, but a server MUST NOT mask",
+        (false, None) => "MASK = 0: the payload is not masked, so a server sent it",
+        (false, Some(Role::Server)) => "MASK = 0: not masked, but a client MUST mask",
+        (false, Some(Role::Client)) => "MASK = 0: not masked, as a server's frames must be",
+    };
+    out.bits("byte 1", Some(b1), b1, 0x80, mask_meaning);
+    let len7 = b1 & 0x7F;
+    let form = LengthForm::from_len7(len7);
+    let len_meaning = match form {
+        LengthForm::Short => format!("payload length = {len7} (7-bit form, for 0-125)"),
+        _ => format!(
+            "payload length = {len7}: the length is in the next {} bytes ({} form)",
+            form.extra_bytes(),
+            form.name()
+        ),
+    };
+    out.bits("", None, b1, 0x7F, &len_meaning);
+
+    // The rest of the header: extended length, masking key.
+    let header_len = 2 + form.extra_bytes() + if masked { 4 } else { 0 };
+    if bytes.len() < header_len {
+        let needed = header_len - bytes.len();
+        out.note(&format!(
+            "incomplete: the header is {header_len} bytes, {needed} more needed"
+        ));
+        let summary = format!("incomplete header: {} of {header_len} bytes", bytes.len());
+        return (summary, Outcome::Incomplete { needed });
+    }
+    let extra = form.extra_bytes();
+    if extra > 0 {
+        let raw = &bytes[2..2 + extra];
+        let value = raw.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        out.row(
+            &byte_range(2, extra),
+            &to_hex(raw),
+            &format!("extended payload length = {value}"),
+        );
+        if LengthForm::for_len(value) != form && value >> 63 == 0 {
+            out.note(&format!(
+                "note: {value} fits a shorter form; RFC 6455 §5.2 says senders MUST use \
+                 the shortest (receivers, ours included, accept it)"
+            ));
+        }
+    }
+    if masked {
+        let key = &bytes[header_len - 4..header_len];
+        out.row(&byte_range(header_len - 4, 4), &to_hex(key), "masking key");
+    }
+
+    // The verdict on the header: every rule a receiver applies.
+    let header = match parse_header(bytes) {
+        Ok(Some(header)) => header,
+        Ok(None) => {
+            // Cannot happen: we just checked the whole header is here. Say
+            // so rather than panic.
+            out.note("incomplete header");
+            return (
+                "incomplete header".into(),
+                Outcome::Incomplete { needed: 1 },
+            );
+        }
+        Err(error) => return invalid(error, out),
+    };
+    if let Err(error) = check_peer_rules(&header, reader) {
+        return invalid(error, out);
+    }
+
+    // The payload.
+    let opcode = header.opcode;
+    let total = header.frame_len();
+    let summary = format!(
+        "{opcode}, {}, {}, {}-byte payload, {total} bytes in all",
+        if header.fin { "final" } else { "not final" },
+        if masked { "masked" } else { "unmasked" },
+        header.payload_len,
+    );
+    let have = bytes.len() as u64;
+    if have < total {
+        let needed = total - have;
+        out.note(&format!(
+            "incomplete: header says {needed} more bytes needed ({} of {} payload bytes here)",
+            have - header.header_len as u64,
+            header.payload_len
+        ));
+        let needed = usize::try_from(needed).unwrap_or(usize::MAX);
+        return (summary, Outcome::Incomplete { needed });
+    }
+    // total <= bytes.len(), so these fit in usize.
+    let wire = &bytes[header.header_len..total as usize];
+    let mut payload = wire.to_vec();
+    if let Some(key) = header.mask {
+        apply_mask(&mut payload, key);
+    }
+    describe_payload(
+        header.header_len,
+        wire,
+        &payload,
+        header.mask.is_some(),
+        out,
+    );
+    describe_content(opcode, header.fin, &payload, out);
+    (
+        summary,
+        Outcome::Frame {
+            len: total as usize,
+        },
+    )
+}
+
+fn invalid(error: FrameError, out: &mut Details) -> (String, Outcome) {
+    out.error(&error.to_string(), error.close_code());
+    (format!("invalid frame: {error}"), Outcome::Invalid(error))
+}
+
+fn describe_payload(start: usize, wire: &[u8], payload: &[u8], masked: bool, out: &mut Details) {
+    if payload.is_empty() {
+        out.note("(no payload)");
+        return;
+    }
+    out.row(
+        &byte_range(start, wire.len()),
+        "",
+        &format!("payload, {} bytes", wire.len()),
+    );
+    if masked {
+        hex_preview(out, "masked:", wire);
+        hex_preview(out, "unmasked:", payload);
+    } else {
+        hex_preview(out, "bytes:", payload);
+    }
+}
+
+/// Up to HEX_PREVIEW bytes, 16 to a line, then how many more.
+fn hex_preview(out: &mut Details, name: &str, bytes: &[u8]) {
+    let shown = &bytes[..bytes.len().min(HEX_PREVIEW)];
+    for (i, line) in shown.chunks(16).enumerate() {
+        out.sub(if i == 0 { name } else { "" }, &to_hex(line));
+    }
+    if bytes.len() > shown.len() {
+        out.sub(
+            "",
+            &format!(
+                "... {} more ({} bytes in all)",
+                bytes.len() - shown.len(),
+                bytes.len()
+            ),
+        );
+    }
+}
+
+/// What the payload means for its opcode: text, close code and reason, ping.
+fn describe_content(opcode: OpCode, fin: bool, payload: &[u8], out: &mut Details) {
+    match opcode {
+        OpCode::Close => match CloseFrame::parse(payload) {
+            Ok(None) => out.sub("close:", "no status code (the receiver reports 1005)"),
+            Ok(Some(close)) => {
+                out.sub("close code:", &close.code.to_string());
+                out.sub("reason:", &text_preview(&close.reason));
+            }
+            Err(error) => out.error(&error.to_string(), error.close_code()),
+        },
+        OpCode::Ping => {
+            text_if_utf8(payload, out);
+            out.note(
+                "a ping: the receiver answers with a pong carrying these bytes (RFC 6455 §5.5.2)",
+            );
+        }
+        OpCode::Pong => {
+            text_if_utf8(payload, out);
+            out.note("a pong: the answer to a ping, or a heartbeat (RFC 6455 §5.5.3)");
+        }
+        OpCode::Text => match std::str::from_utf8(payload) {
+            Ok(text) => out.sub("as text:", &text_preview(text)),
+            // A fragment may end inside a character; the next one finishes it.
+            Err(e) if !fin && e.error_len().is_none() => {
+                let valid = String::from_utf8_lossy(&payload[..e.valid_up_to()]);
+                out.sub("as text:", &text_preview(&valid));
+                out.note("note: ends inside a character, which the next fragment completes");
+            }
+            Err(_) => out.error(
+                "text is not valid UTF-8 (RFC 6455 §8.1)",
+                crate::CloseCode::INVALID_PAYLOAD,
+            ),
+        },
+        OpCode::Binary | OpCode::Continuation => text_if_utf8(payload, out),
+    }
+}
+
+fn text_if_utf8(payload: &[u8], out: &mut Details) {
+    if let Ok(text) = std::str::from_utf8(payload)
+        && !text.is_empty()
+    {
+        out.sub("as text:", &text_preview(text));
+    }
+}
+
+/// The text quoted and escaped, cut after TEXT_PREVIEW characters.
+fn text_preview(text: &str) -> String {
+    match text.char_indices().nth(TEXT_PREVIEW) {
+        Some((cut, _)) => format!("{:?}... ({} bytes in all)", &text[..cut], text.len()),
+        None => format!("{text:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_patterns() {
+        assert_eq!(bit_pattern(0x81, 0x80), "1... ....");
+        assert_eq!(bit_pattern(0x81, 0x70), ".000 ....");
+        assert_eq!(bit_pattern(0x81, 0x0F), ".... 0001");
+        assert_eq!(bit_pattern(0x85, 0x7F), ".000 0101");
+    }
+
+    #[test]
+    fn masked_hello() {
+        let bytes = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let a = annotate(&bytes, None);
+        assert_eq!(a.outcome, Outcome::Frame { len: 11 });
+        assert_eq!(
+            a.summary,
+            "text (0x1), final, masked, 5-byte payload, 11 bytes in all"
+        );
+        for needle in [
+            "FIN = 1",
+            "opcode = 0x1: text",
+            "MASK = 1",
+            "payload length = 5 (7-bit form",
+            "37 fa 21 3d",
+            "masking key",
+            "7f 9f 4d 51 58",
+            "48 65 6c 6c 6f",
+            "\"Hello\"",
+        ] {
+            assert!(a.details.contains(needle), "{needle:?} missing from\n{a}");
+        }
+    }
+
+    #[test]
+    fn role_hint_checks_the_mask() {
+        let unmasked = [0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
+        let a = annotate(&unmasked, Some(Role::Server));
+        assert_eq!(a.outcome, Outcome::Invalid(FrameError::UnmaskedClientFrame));
+        assert!(a.details.contains("close 1002 (protocol error)"), "{a}");
+        assert_eq!(
+            annotate(&unmasked, Some(Role::Client)).outcome,
+            Outcome::Frame { len: 7 }
+        );
+    }
+
+    #[test]
+    fn long_payload_is_truncated_with_its_length() {
+        let mut bytes = vec![0x82, 0x7E, 0x01, 0x00];
+        bytes.extend((0..=255u8).collect::<Vec<_>>());
+        let a = annotate(&bytes, None);
+        assert!(a.details.contains("extended payload length = 256"), "{a}");
+        assert!(a.details.contains("7+16-bit form"), "{a}");
+        assert!(a.details.contains("... 224 more (256 bytes in all)"), "{a}");
+        assert!(
+            !a.details.contains(" ff"),
+            "the 256th byte is not shown:\n{a}"
+        );
+    }
+
+    #[test]
+    fn incomplete_payload_says_how_much_is_missing() {
+        let a = annotate(&[0x81, 0x05, b'H', b'e'], None);
+        assert_eq!(a.outcome, Outcome::Incomplete { needed: 3 });
+        assert!(
+            a.details
+                .contains("incomplete: header says 3 more bytes needed"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn incomplete_header_says_how_much_is_missing() {
+        let a = annotate(&[0x82, 0x7F, 0, 0], None);
+        assert_eq!(a.outcome, Outcome::Incomplete { needed: 6 });
+    }
+
+    #[test]
+    fn close_frames_show_code_and_reason() {
+        let a = annotate(&[0x88, 0x05, 0x03, 0xe8, b'b', b'y', b'e'], None);
+        assert!(a.details.contains("1000 (normal closure)"), "{a}");
+        assert!(a.details.contains("\"bye\""), "{a}");
+        let a = annotate(&[0x88, 0x02, 0x03, 0xed], None); // 1005 on the wire
+        assert!(a.details.contains("close code 1005 may not be sent"), "{a}");
+    }
+
+    #[test]
+    fn all_frames_back_to_back() {
+        let bytes = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f, 0x89];
+        let text = annotate_all(&bytes, None);
+        assert!(
+            text.contains("frame 1 (bytes 0-4 of the input): text (0x1), not final"),
+            "{text}"
+        );
+        assert!(
+            text.contains("frame 2 (bytes 5-8 of the input): continuation (0x0), final"),
+            "{text}"
+        );
+        assert!(
+            text.contains("frame 3 (bytes 9-9 of the input): incomplete header"),
+            "{text}"
+        );
+    }
+}

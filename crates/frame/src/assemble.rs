@@ -1,0 +1,369 @@
+//! From frames to messages: fragmentation (RFC 6455 §5.4), control frames in
+//! between (§5.5), UTF-8 text (§5.6, §8.1) and a size limit.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::{CloseFrame, Frame, MessageError, OpCode};
+
+/// The default [`Assembler::max_message_size`]: 16 MiB, the largest message
+/// the Autobahn suite sends (cases 9.x), whether in one frame or in many.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+
+/// What the [`Assembler`] hands back: a whole message, or a control frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A complete text message, valid UTF-8.
+    Text(String),
+    /// A complete binary message.
+    Binary(Bytes),
+    /// A ping: answer with a pong carrying the same bytes (RFC 6455 §5.5.2).
+    Ping(Bytes),
+    /// A pong.
+    Pong(Bytes),
+    /// A Close frame, with its code and reason if it had a body (RFC 6455 §5.5.1).
+    Close(Option<CloseFrame>),
+}
+
+/// Joins fragments into messages, validating as it goes.
+///
+/// Feed it the frames a [`crate::Decoder`] produces, which already obey the
+/// per-frame rules (control frames are final and short). It returns a
+/// [`Message`] when one is complete, control frames the moment they arrive
+/// (RFC 6455 §5.4: they may come between the fragments of a message), and
+/// `None` while a fragmented message is still open.
+///
+/// ```
+/// use frame::{Assembler, Frame, Message};
+///
+/// let mut assembler = Assembler::new();
+/// // RFC 6455 §5.7: "Hel" then "lo", with a ping in between.
+/// assert_eq!(assembler.push(Frame::text("Hel").with_fin(false))?, None);
+/// assert_eq!(assembler.push(Frame::ping("?"))?, Some(Message::Ping("?".into())));
+/// assert_eq!(
+///     assembler.push(Frame::continuation("lo"))?,
+///     Some(Message::Text("Hello".into()))
+/// );
+/// # Ok::<(), frame::MessageError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Assembler {
+    max_message_size: usize,
+    partial: Option<Partial>,
+}
+
+/// A fragmented message that has started but not finished.
+#[derive(Debug, Clone)]
+enum Partial {
+    Text(Utf8Builder),
+    Binary(BytesMut),
+}
+
+impl Partial {
+    fn len(&self) -> usize {
+        match self {
+            Partial::Text(text) => text.len(),
+            Partial::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    /// The final fragment is in.
+    fn finish(self) -> Result<Message, MessageError> {
+        match self {
+            Partial::Text(text) => text.finish().map(Message::Text),
+            Partial::Binary(bytes) => Ok(Message::Binary(bytes.freeze())),
+        }
+    }
+}
+
+impl Default for Assembler {
+    fn default() -> Self {
+        Assembler::new()
+    }
+}
+
+impl Assembler {
+    /// An assembler with the default [`DEFAULT_MAX_MESSAGE_SIZE`] limit.
+    pub fn new() -> Assembler {
+        Assembler {
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            partial: None,
+        }
+    }
+
+    /// Sets the largest message, in bytes, that fragments may add up to;
+    /// beyond it [`MessageError::MessageTooLarge`] (close 1009).
+    #[must_use]
+    pub fn with_max_message_size(mut self, max: usize) -> Assembler {
+        self.max_message_size = max;
+        self
+    }
+
+    /// The largest message, in bytes (inclusive).
+    pub fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
+    /// Whether a fragmented message has started and not yet finished.
+    pub fn is_mid_message(&self) -> bool {
+        self.partial.is_some()
+    }
+
+    // ANCHOR: assemble
+    /// Feeds one frame; returns a message or control frame when there is one.
+    ///
+    /// # Errors
+    ///
+    /// Any [`MessageError`]; all are fatal: send a Close frame with
+    /// [`MessageError::close_code`] and drop the connection. The partial
+    /// message is discarded.
+    pub fn push(&mut self, frame: Frame) -> Result<Option<Message>, MessageError> {
+        let result = self.push_inner(frame);
+        if result.is_err() {
+            self.partial = None; // free the buffer now, not when we are dropped
+        }
+        result
+    }
+
+    fn push_inner(&mut self, frame: Frame) -> Result<Option<Message>, MessageError> {
+        match frame.opcode {
+            // RFC 6455 §5.4: control frames "MAY be injected in the middle of
+            // a fragmented message". They are never fragmented themselves, so
+            // they go straight out, and the open message stays open.
+            OpCode::Ping => Ok(Some(Message::Ping(frame.payload))),
+            OpCode::Pong => Ok(Some(Message::Pong(frame.payload))),
+            OpCode::Close => Ok(Some(Message::Close(CloseFrame::parse(&frame.payload)?))),
+
+            OpCode::Text | OpCode::Binary => {
+                // RFC 6455 §5.4: the fragments of one message are not
+                // interleaved with another message.
+                if self.partial.is_some() {
+                    return Err(MessageError::NewMessageMidFragment);
+                }
+                self.check_size(0, frame.payload.len())?;
+                if frame.fin {
+                    return whole_message(frame).map(Some);
+                }
+                // The first fragment. The buffer starts at the size of what
+                // we hold, never at a size the peer merely announced.
+                let mut partial = match frame.opcode {
+                    OpCode::Text => Partial::Text(Utf8Builder::with_capacity(frame.payload.len())),
+                    _ => Partial::Binary(BytesMut::with_capacity(frame.payload.len())),
+                };
+                append(&mut partial, &frame.payload)?;
+                self.partial = Some(partial);
+                Ok(None)
+            }
+
+            OpCode::Continuation => {
+                let Some(mut partial) = self.partial.take() else {
+                    return Err(MessageError::ContinuationWithoutStart);
+                };
+                // Checked before appending: we never hold more than the limit.
+                self.check_size(partial.len(), frame.payload.len())?;
+                append(&mut partial, &frame.payload)?;
+                if frame.fin {
+                    partial.finish().map(Some)
+                } else {
+                    self.partial = Some(partial);
+                    Ok(None)
+                }
+            }
+        }
+    }
+    // ANCHOR_END: assemble
+
+    fn check_size(&self, have: usize, adding: usize) -> Result<(), MessageError> {
+        let size = have.saturating_add(adding);
+        if size > self.max_message_size {
+            return Err(MessageError::MessageTooLarge {
+                size,
+                max: self.max_message_size,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// An unfragmented message: one frame, nothing to join.
+fn whole_message(frame: Frame) -> Result<Message, MessageError> {
+    match frame.opcode {
+        OpCode::Text => match std::str::from_utf8(&frame.payload) {
+            Ok(text) => Ok(Message::Text(text.to_owned())),
+            Err(_) => Err(MessageError::InvalidUtf8),
+        },
+        // Binary: hand the decoder's buffer on as it is, without copying.
+        _ => Ok(Message::Binary(frame.payload)),
+    }
+}
+
+fn append(partial: &mut Partial, payload: &[u8]) -> Result<(), MessageError> {
+    match partial {
+        Partial::Text(text) => text.push(payload),
+        Partial::Binary(bytes) => {
+            bytes.extend_from_slice(payload);
+            Ok(())
+        }
+    }
+}
+
+// ANCHOR: utf8
+/// Text built from fragments, validated as each one arrives.
+///
+/// A fragment may end in the middle of a character: "€" is `e2 82 ac`, and
+/// the peer may send `e2 82` in one fragment and `ac` in the next. So we keep
+/// the valid text so far in a `String` and the cut-off start of a character
+/// (at most 3 bytes) on the side. Every byte is checked once, as it arrives,
+/// and the first fragment that makes the text invalid fails right away
+/// instead of at the end of a 16 MiB message.
+#[derive(Debug, Clone, Default)]
+struct Utf8Builder {
+    text: String,
+    /// The first bytes of a character the last fragment cut in two.
+    pending: [u8; 4],
+    pending_len: usize,
+}
+
+impl Utf8Builder {
+    fn with_capacity(capacity: usize) -> Utf8Builder {
+        Utf8Builder {
+            text: String::with_capacity(capacity),
+            ..Utf8Builder::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.text.len() + self.pending_len
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) -> Result<(), MessageError> {
+        // 1. Finish the character the previous fragment cut in two.
+        if self.pending_len > 0 {
+            let width = utf8_width(self.pending[0]);
+            let take = (width - self.pending_len).min(bytes.len());
+            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&bytes[..take]);
+            self.pending_len += take;
+            bytes = &bytes[take..];
+            match std::str::from_utf8(&self.pending[..self.pending_len]) {
+                Ok(ch) => {
+                    self.text.push_str(ch);
+                    self.pending_len = 0;
+                }
+                // Still a valid start, just short: this fragment was tiny
+                // (bytes is empty now). Wait for the next one.
+                Err(e) if e.error_len().is_none() => return Ok(()),
+                Err(_) => return Err(MessageError::InvalidUtf8),
+            }
+        }
+
+        // 2. The rest of the fragment, in one pass: valid runs go into the
+        //    String; an invalid byte fails, unless it is the start of a
+        //    character cut off by the end of the fragment.
+        let mut chunks = bytes.utf8_chunks().peekable();
+        while let Some(chunk) = chunks.next() {
+            self.text.push_str(chunk.valid());
+            let bad = chunk.invalid();
+            if bad.is_empty() {
+                continue;
+            }
+            // Utf8Error::error_len() is None exactly when the bytes are a
+            // valid but incomplete start of a character.
+            let at_end = chunks.peek().is_none();
+            let cut_short = std::str::from_utf8(bad).is_err_and(|e| e.error_len().is_none());
+            if at_end && cut_short {
+                self.pending[..bad.len()].copy_from_slice(bad);
+                self.pending_len = bad.len();
+            } else {
+                return Err(MessageError::InvalidUtf8);
+            }
+        }
+        Ok(())
+    }
+
+    /// The final fragment is in: a character still cut in two is invalid.
+    fn finish(self) -> Result<String, MessageError> {
+        if self.pending_len > 0 {
+            return Err(MessageError::InvalidUtf8);
+        }
+        Ok(self.text)
+    }
+}
+
+/// A character's length in UTF-8, from its first byte. Only called on the
+/// first byte of a valid (if incomplete) character.
+fn utf8_width(first: u8) -> usize {
+    match first {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+// ANCHOR_END: utf8
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `bytes` to a Utf8Builder split at every pair of cut points and
+    /// checks the verdict and the first failing piece against from_utf8.
+    fn check_all_splits(bytes: &[u8]) {
+        let whole = std::str::from_utf8(bytes);
+        for a in 0..=bytes.len() {
+            for b in a..=bytes.len() {
+                let pieces = [&bytes[..a], &bytes[a..b], &bytes[b..]];
+                let mut builder = Utf8Builder::default();
+                let mut failed_at = None;
+                for (i, piece) in pieces.iter().enumerate() {
+                    if builder.push(piece).is_err() {
+                        failed_at = Some(i);
+                        break;
+                    }
+                }
+                let result = match failed_at {
+                    Some(_) => Err(()),
+                    None => builder.finish().map_err(|_| ()),
+                };
+                match whole {
+                    Ok(s) => assert_eq!(result.as_deref(), Ok(s), "{bytes:x?} cut {a} {b}"),
+                    Err(e) => {
+                        assert!(result.is_err(), "{bytes:x?} cut {a} {b}");
+                        // Fail fast: by the time the byte that proves the
+                        // text invalid has arrived, we have failed. That byte
+                        // is the last of the bad sequence, or the one after
+                        // it (for a valid start followed by a wrong byte).
+                        if let Some(error_len) = e.error_len() {
+                            let proof = (e.valid_up_to() + error_len).min(bytes.len() - 1);
+                            let proof_piece = [a, b, bytes.len()]
+                                .iter()
+                                .position(|&end| end > proof)
+                                .unwrap();
+                            assert!(
+                                failed_at.is_some_and(|i| i <= proof_piece),
+                                "{bytes:x?} cut {a} {b}: failed at piece {failed_at:?}, \
+                                 proof in piece {proof_piece}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn utf8_builder_agrees_with_from_utf8_on_every_split() {
+        let samples: &[&[u8]] = &[
+            "κόσμε".as_bytes(),
+            "€uro 𝄞 clef".as_bytes(),
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited", // surrogate
+            b"\xf4\x90\x80\x80",                                               // > U+10FFFF
+            b"ab\xe2\x82",                                                     // truncated €
+            b"\xe2\x82ab",
+            b"\xc0\xaf", // overlong
+            b"\xff",
+            b"\xf0\x9d\x84",
+            b"",
+        ];
+        for sample in samples {
+            check_all_splits(sample);
+        }
+    }
+}
