@@ -1,0 +1,321 @@
+//! The checker against small books built for the purpose, one fault each,
+//! so we know every class of fault it claims to catch is caught (and a clean
+//! book passes: a checker that always fails would pass the other tests).
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+
+use book::{Fault, Problem};
+use common::TempDir;
+
+/// A lesson whose source has a good anchor, an empty one, and one never
+/// closed.
+const LESSON: &str = "\
+//! A lesson.
+
+// ANCHOR: greet
+/// Says hello.
+pub fn greet() -> &'static str {
+    \"hello\"
+}
+// ANCHOR_END: greet
+
+// ANCHOR: empty
+
+// ANCHOR_END: empty
+
+// ANCHOR: unclosed
+pub fn rest() {}
+";
+
+/// A workspace in a temporary directory: a root manifest with one member
+/// package, `lesson`, and a book in `book/` whose only chapter is `chapter`.
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new(label: &str, chapter: &str) -> Fixture {
+        let dir = TempDir::new(label);
+        dir.write(
+            "Cargo.toml",
+            "[workspace]\nresolver = \"3\"\nmembers = [\n    \"crates/lesson\",\n]\n",
+        );
+        dir.write(
+            "crates/lesson/Cargo.toml",
+            "[package]\nname = \"lesson\"\nversion = \"0.1.0\"\n",
+        );
+        dir.write("crates/lesson/src/lib.rs", LESSON);
+        dir.write(
+            "book/book.toml",
+            "[book]\ntitle = \"Test\"\n\n[build]\nbuild-dir = \"build\"\ncreate-missing = false\n",
+        );
+        dir.write(
+            "book/src/SUMMARY.md",
+            "# Summary\n\n- [Chapter](chapter.md)\n",
+        );
+        dir.write("book/src/chapter.md", chapter);
+        Fixture { dir }
+    }
+
+    fn book(&self) -> PathBuf {
+        self.dir.path().join("book")
+    }
+
+    fn chapter(&self) -> PathBuf {
+        self.book().join("src/chapter.md")
+    }
+
+    /// Builds the book and runs the whole checker on it.
+    fn check(&self) -> Vec<Problem> {
+        let html = book::build(&self.book(), None).expect("the test book builds");
+        book::check(&self.book(), &html, self.dir.path()).expect("the checker runs")
+    }
+}
+
+/// A chapter: a title, a line of text, then `body` from line 5 on.
+fn chapter(body: &str) -> String {
+    format!("# Chapter\n\nSome text.\n\n{body}\n")
+}
+
+#[test]
+fn a_sound_book_passes() {
+    let fixture = Fixture::new(
+        "sound",
+        &chapter(
+            "```rust,ignore\n\
+             {{#include ../../crates/lesson/src/lib.rs:greet}}\n\
+             ```\n\n\
+             ```rust,ignore\n\
+             {{#rustdoc_include ../../crates/lesson/src/lib.rs:greet}}\n\
+             ```\n\n\
+             ```rust,ignore\n\
+             {{#include ../../crates/lesson/src/lib.rs:4:7}}\n\
+             {{#include ../../crates/lesson/src/lib.rs:14:}}\n\
+             {{#include ../../crates/lesson/src/lib.rs}}\n\
+             ```\n\n\
+             Run `cargo run -p lesson`, or in general `cargo run -p <lesson>`.",
+        ),
+    );
+    let problems = fixture.check();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn a_missing_file_is_caught_with_its_line() {
+    let fixture = Fixture::new(
+        "missing-file",
+        &chapter("{{#include ../../crates/lesson/src/gone.rs:greet}}"),
+    );
+    let problems = fixture.check();
+    let missing = problems
+        .iter()
+        .find(|p| matches!(p.fault, Fault::MissingFile { .. }))
+        .unwrap_or_else(|| panic!("no MissingFile in {problems:#?}"));
+    assert_eq!(
+        (missing.file.as_path(), missing.line),
+        (fixture.chapter().as_path(), 5)
+    );
+    let message = missing.to_string();
+    assert!(message.contains("chapter.md:5:"), "{message}");
+    assert!(message.contains("gone.rs"), "{message}");
+    // mdBook leaves the directive it could not expand in the page, and the
+    // output pass sees it too.
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p.fault, Fault::LeftoverDirective { .. })),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_missing_anchor_is_caught() {
+    let fixture = Fixture::new(
+        "missing-anchor",
+        &chapter("{{#include ../../crates/lesson/src/lib.rs:greeting}}"),
+    );
+    let problems = fixture.check();
+    assert!(
+        matches!(
+            problems.as_slice(),
+            [Problem { line: 5, fault: Fault::MissingAnchor { anchor, .. }, .. }] if anchor == "greeting"
+        ),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_missing_anchor_in_a_rustdoc_include_is_caught() {
+    // rustdoc_include still shows the whole file, hidden behind `#`: the
+    // build succeeds and the page shows an empty listing.
+    let fixture = Fixture::new(
+        "rustdoc-anchor",
+        &chapter("{{#rustdoc_include ../../crates/lesson/src/lib.rs:greeting}}"),
+    );
+    let problems = fixture.check();
+    assert!(
+        matches!(
+            problems.as_slice(),
+            [Problem {
+                fault: Fault::MissingAnchor { .. },
+                ..
+            }]
+        ),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn an_empty_anchor_is_caught() {
+    let fixture = Fixture::new(
+        "empty-anchor",
+        &chapter("{{#include ../../crates/lesson/src/lib.rs:empty}}"),
+    );
+    let problems = fixture.check();
+    assert!(
+        matches!(
+            problems.as_slice(),
+            [Problem {
+                line: 5,
+                fault: Fault::EmptyInclude { .. },
+                ..
+            }]
+        ),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn an_unclosed_anchor_is_caught() {
+    let fixture = Fixture::new(
+        "unclosed-anchor",
+        &chapter("{{#include ../../crates/lesson/src/lib.rs:unclosed}}"),
+    );
+    let problems = fixture.check();
+    assert!(
+        matches!(problems.as_slice(), [Problem { fault: Fault::UnclosedAnchor { anchor, .. }, .. }] if anchor == "unclosed"),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_line_range_past_the_end_is_caught() {
+    let fixture = Fixture::new(
+        "empty-range",
+        &chapter(
+            "{{#include ../../crates/lesson/src/lib.rs:100:120}}\n\
+             {{#include ../../crates/lesson/src/lib.rs:200:}}",
+        ),
+    );
+    let problems = fixture.check();
+    let lines: Vec<usize> = problems
+        .iter()
+        .filter(|p| matches!(p.fault, Fault::EmptyInclude { .. }))
+        .map(|p| p.line)
+        .collect();
+    assert_eq!(lines, [5, 6], "{problems:#?}");
+}
+
+#[test]
+fn a_mistyped_directive_is_caught_in_the_source_and_the_output() {
+    let fixture = Fixture::new(
+        "typo",
+        &chapter("{{#inclde ../../crates/lesson/src/lib.rs:greet}}"),
+    );
+    let problems = fixture.check();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.line == 5 && matches!(p.fault, Fault::UnknownDirective { .. })),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p.fault, Fault::LeftoverDirective { .. })),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_leftover_directive_in_the_output_is_caught() {
+    // An escaped directive is not a directive to mdBook or to the source
+    // pass, but it comes out as the text `{{#include …}}` in the page.
+    let fixture = Fixture::new(
+        "leftover",
+        &chapter("Write \\{{#include file.rs}} to include a file."),
+    );
+    let problems = fixture.check();
+    let leftovers: Vec<&Problem> = problems
+        .iter()
+        .filter(|p| matches!(p.fault, Fault::LeftoverDirective { .. }))
+        .collect();
+    assert!(!leftovers.is_empty(), "{problems:#?}");
+    assert_eq!(leftovers.len(), problems.len(), "{problems:#?}");
+    for leftover in leftovers {
+        assert_eq!(
+            leftover.file.extension().and_then(|e| e.to_str()),
+            Some("html")
+        );
+        assert!(
+            leftover.to_string().contains("{{#include file.rs}}"),
+            "{leftover}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_package_is_caught_in_the_book_and_the_readme() {
+    let fixture = Fixture::new(
+        "package",
+        &chapter(
+            "Run `cargo run -p nope`, then\n\n```console\n$ cargo test --package=lesson\n$ cargo run --release -p=ghost -- 127.0.0.1:9\n```",
+        ),
+    );
+    let readme = fixture
+        .dir
+        .write("README.md", "# Test\n\n    cargo run --package phantom\n");
+    let problems = fixture.check();
+    let found: Vec<(PathBuf, usize, String)> = problems
+        .iter()
+        .map(|p| match &p.fault {
+            Fault::UnknownPackage { package, .. } => (p.file.clone(), p.line, package.clone()),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (fixture.chapter(), 5, "nope".to_owned()),
+            (fixture.chapter(), 9, "ghost".to_owned()),
+            (readme, 3, "phantom".to_owned()),
+        ]
+    );
+    assert!(
+        problems[0].to_string().contains("`cargo run -p nope`"),
+        "{}",
+        problems[0]
+    );
+}
+
+#[test]
+fn every_markdown_file_is_checked_not_only_chapters() {
+    // A snippet shared by chapters lives in `src/` without being in
+    // SUMMARY.md; its includes resolve relative to its own directory.
+    let fixture = Fixture::new("snippet", &chapter("Nothing to include here."));
+    let snippet = fixture.dir.write(
+        "book/src/shared/snippet.md",
+        "{{#include ../../../crates/lesson/src/lib.rs:greet}}\n{{#include ../../../crates/lesson/src/lib.rs:nothing}}\n",
+    );
+    let problems = fixture.check();
+    assert!(
+        matches!(problems.as_slice(), [Problem { file, line: 2, fault: Fault::MissingAnchor { .. } }] if *file == snippet),
+        "{problems:#?}"
+    );
+    // And the snippet is the only thing wrong: remove it and the book is sound.
+    fs::remove_file(&snippet).expect("remove the snippet");
+    assert_eq!(fixture.check(), []);
+}
