@@ -291,15 +291,12 @@ fn hex(bytes: &[u8]) -> String {
 /// The request head, line by line as sent (`␍␊` marks each CRLF), each with
 /// a note on what it does in the handshake.
 pub fn annotate_request(raw: &[u8]) -> String {
-    annotate(raw, |line, name| match name {
-        None => format!(
-            "method GET, the path, HTTP/1.1 or later (§4.1); `{}`",
-            line.split(' ').nth(1).unwrap_or("?")
-        ),
+    annotate(raw, |_, name| match name {
+        None => "request line: a handshake must be GET over HTTP/1.1 or later (§4.1)".into(),
         Some("host") => "required by HTTP/1.1; names the server".into(),
-        Some("upgrade") => "the protocol we want to switch to: websocket".into(),
+        Some("upgrade") => "must list \"websocket\": the protocol to switch to".into(),
         Some("connection") => "must list the token \"upgrade\": this hop should switch".into(),
-        Some("sec-websocket-version") => "13, the only version RFC 6455 defines".into(),
+        Some("sec-websocket-version") => "must be 13, the version RFC 6455 defines".into(),
         Some("sec-websocket-key") => "16 random bytes, base64; the server must transform it".into(),
         Some("origin") => "the page's origin, set by the browser; servers may check it".into(),
         Some("sec-websocket-extensions") => {
@@ -419,6 +416,6 @@ mod tests {
         assert_eq!(text.lines().count(), 5);
         assert!(!text.contains("secret"), "{text}");
         assert!(text.contains("GET /ws HTTP/1.1␍␊"), "{text}");
-        assert!(text.contains("the protocol we want"), "{text}");
+        assert!(text.contains("the protocol to switch to"), "{text}");
     }
 }
