@@ -60,6 +60,7 @@ pub fn accept_steps(key: &str) -> AcceptSteps {
     }
 }
 
+// ANCHOR: is_valid_key
 /// Is `key` a valid `Sec-WebSocket-Key`: the base64 encoding of exactly 16
 /// bytes (RFC 6455 §4.1 step 7)? Padding is required, so a valid key is always
 /// 24 characters ending in `==`.
@@ -69,6 +70,7 @@ pub fn is_valid_key(key: &str) -> bool {
     let mut out = [0u8; 17];
     matches!(BASE64.decode_slice(key.as_bytes(), &mut out), Ok(16))
 }
+// ANCHOR_END: is_valid_key
 
 /// A fresh random `Sec-WebSocket-Key`: 16 random bytes, base64-encoded
 /// (RFC 6455 §4.1: "randomly selected", new for each connection).
