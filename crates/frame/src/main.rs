@@ -2,6 +2,7 @@
 //! bytes as WebSocket frames; with no bytes it walks through every example of
 //! RFC 6455 §5.7. See the crate docs (`src/lib.rs`).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use frame::Role;
@@ -26,21 +27,30 @@ fn main() -> ExitCode {
     if reader.is_some() {
         args.remove(0);
     }
-    if args.is_empty() {
+    let text = if args.is_empty() {
+        let mut text = String::new();
         for (i, example) in frame::rfc6455_examples().iter().enumerate() {
-            println!("== RFC 6455 §5.7, example {}: {}", i + 1, example.caption);
-            println!("{}", frame::annotate_all(&example.bytes, reader));
+            text.push_str(&format!(
+                "== RFC 6455 §5.7, example {}: {}\n{}\n",
+                i + 1,
+                example.caption,
+                frame::annotate_all(&example.bytes, reader)
+            ));
         }
-        return ExitCode::SUCCESS;
-    }
-    match frame::parse_hex(&args.join(" ")) {
-        Ok(bytes) => {
-            print!("{}", frame::annotate_all(&bytes, reader));
-            ExitCode::SUCCESS
+        text
+    } else {
+        match frame::parse_hex(&args.join(" ")) {
+            Ok(bytes) => frame::annotate_all(&bytes, reader),
+            Err(error) => {
+                eprintln!("error: {error}\n{USAGE}");
+                return ExitCode::from(2);
+            }
         }
-        Err(error) => {
-            eprintln!("error: {error}\n{USAGE}");
-            ExitCode::from(2)
-        }
+    };
+    // `print!` panics when stdout is closed early (`| head`); a write error
+    // just ends the program.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
     }
 }
