@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::accept::{GUID, accept_steps};
 use crate::head::Limits;
+use crate::serve::accept_until;
 use crate::server::{
     AcceptError, IncomingRequest, Reject, complete_upgrade, http_response, read_request,
     write_and_close,
@@ -35,28 +36,17 @@ pub const CLOSE_REASON: &str = "handshake lesson complete";
 /// accepting and ends every connection still open.
 pub async fn run(listener: TcpListener, shutdown: impl Future) {
     let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    connections.spawn(async move {
-                        if let Err(e) = handle(stream, peer).await {
-                            tracing::debug!(%peer, "connection ended: {e}");
-                        }
-                    });
-                }
-                // Out of file descriptors and the like: log, breathe, go on.
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            // Reap finished connections so the set does not grow.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    accept_until(
+        &listener,
+        shutdown,
+        &mut connections,
+        |stream, peer| async move {
+            if let Err(e) = handle(stream, peer).await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        },
+    )
+    .await;
     connections.shutdown().await;
 }
 

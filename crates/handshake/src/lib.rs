@@ -16,7 +16,9 @@
 //!   the bytes that follow it (early frames);
 //! - [`validate`] and [`Reject`]: every rule of RFC 6455 §4.2.1, each refusal
 //!   with its status code and a one-line reason;
-//! - [`accept`]: the whole server side; [`client_handshake`]: the client side.
+//! - [`accept`]: the whole server side; [`client_handshake`]: the client side;
+//! - [`accept_until`]: the accept loop every lesson's server runs, and
+//!   [`init_logging`], [`bind_from_args`], [`ctrl_c`]: what every `main` does.
 //!
 //! Run it and open the page it prints:
 //!
@@ -35,6 +37,7 @@ mod client;
 mod demo;
 mod head;
 mod parse;
+mod serve;
 mod server;
 
 pub use accept::{AcceptSteps, GUID, accept_key, accept_steps, generate_key, is_valid_key};
@@ -45,6 +48,7 @@ pub use demo::{
 };
 pub use head::{HEAD_TIMEOUT, Limits, MAX_HEAD_BYTES, ReadHeadError, read_head};
 pub use parse::{Headers, ParseError, Request, Response, Version, parse_request, parse_response};
+pub use serve::{accept_until, bind_from_args, ctrl_c, init_logging};
 pub use server::{
     AcceptError, IncomingRequest, Reject, Upgraded, accept, check_origin, complete_upgrade,
     http_response, read_request, reason_phrase, refuse, response_101, validate, write_and_close,
