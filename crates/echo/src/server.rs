@@ -1,0 +1,275 @@
+//! The lesson's server: the page at `/`, the echo at `/ws`, 404 elsewhere,
+//! and a shutdown that says goodbye to every connection.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use frame::CloseCode;
+use handshake::{
+    AcceptError, Limits, Reject, accept_until, complete_upgrade, http_response, read_request,
+    refuse, write_and_close,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::ws::{CLOSE_TIMEOUT, Error, WebSocket, WebSocketConfig};
+
+/// The page this lesson serves at `/`: type a message, watch it come back.
+pub const PAGE: &str = include_str!("../../../static/echo.html");
+
+/// How long a shutdown waits for connections to finish their close
+/// handshakes before it aborts the rest: [`CLOSE_TIMEOUT`] and a second to
+/// spare, so a connection only gets aborted if it outlives its own deadline.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(CLOSE_TIMEOUT.as_secs() + 1);
+
+/// Everything the server can be tuned with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The limits of each WebSocket connection.
+    pub websocket: WebSocketConfig,
+    /// The limits of lesson 1's head reader (size, time).
+    pub handshake: Limits,
+    /// See [`SHUTDOWN_TIMEOUT`]. Keep it above `websocket.close_timeout`.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            websocket: WebSocketConfig::default(),
+            handshake: Limits::default(),
+            shutdown_timeout: SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+// ANCHOR: live
+/// How many connections the server is handling right now: every accepted
+/// TCP connection, from `accept` until its task ends, whatever ended it.
+///
+/// Tests use it to prove that nothing is left behind; it is cheap to clone
+/// and to read.
+#[derive(Debug, Clone)]
+pub struct LiveConnections(Arc<watch::Sender<usize>>);
+
+impl LiveConnections {
+    fn new() -> LiveConnections {
+        LiveConnections(Arc::new(watch::Sender::new(0)))
+    }
+
+    /// The number right now.
+    pub fn get(&self) -> usize {
+        *self.0.borrow()
+    }
+
+    /// Waits until the number is `n` (returns at once if it is).
+    pub async fn wait_until(&self, n: usize) {
+        // We hold the sender, so the channel cannot close under us.
+        let _ = self.0.subscribe().wait_for(|&live| live == n).await;
+    }
+
+    /// Counts one connection in; it is counted out when the guard drops.
+    fn enter(&self) -> LiveGuard {
+        self.0.send_modify(|live| *live += 1);
+        LiveGuard(self.clone())
+    }
+}
+
+/// Counts its connection out when dropped: when the task returns, panics or
+/// is aborted, so the count cannot leak.
+struct LiveGuard(LiveConnections);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.0.send_modify(|live| *live -= 1);
+    }
+}
+// ANCHOR_END: live
+
+/// The echo server, before it runs. [`run`] is `Server::new(listener).run(shutdown)`.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: Config,
+    live: LiveConnections,
+}
+
+impl Server {
+    /// A server on a bound listener, with the default [`Config`].
+    pub fn new(listener: TcpListener) -> Server {
+        Server {
+            listener,
+            config: Config::default(),
+            live: LiveConnections::new(),
+        }
+    }
+
+    /// Replaces the configuration.
+    #[must_use]
+    pub fn with_config(mut self, config: Config) -> Server {
+        self.config = config;
+        self
+    }
+
+    /// A handle on the live-connection count, to read while the server runs.
+    pub fn live_connections(&self) -> LiveConnections {
+        self.live.clone()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    // ANCHOR: run
+    /// Serves until `shutdown` completes; then stops accepting, closes every
+    /// WebSocket with 1001 (going away), waits for the close handshakes up to
+    /// the shutdown timeout, and aborts whatever is left.
+    pub async fn run(self, shutdown: impl Future) {
+        let Server {
+            listener,
+            config,
+            live,
+        } = self;
+        // One token for all connections: cancelling it asks each to close.
+        let stopping = CancellationToken::new();
+        let mut connections = JoinSet::new();
+        accept_until(&listener, shutdown, &mut connections, |stream, peer| {
+            // Counted in now, counted out when the task ends, however it ends.
+            let guard = live.enter();
+            let stopping = stopping.clone();
+            async move {
+                let _guard = guard;
+                serve(stream, peer, config, stopping).await;
+            }
+        })
+        .await;
+        // ANCHOR: shutdown
+        // New connections are refused from here on.
+        drop(listener);
+        stopping.cancel();
+        let all_done = async {
+            while let Some(joined) = connections.join_next().await {
+                if let Err(e) = joined
+                    && e.is_panic()
+                {
+                    tracing::error!("a connection task panicked: {e}");
+                }
+            }
+        };
+        if tokio::time::timeout(config.shutdown_timeout, all_done)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} connections still open after {:?}: aborting them",
+                connections.len(),
+                config.shutdown_timeout
+            );
+            connections.shutdown().await;
+        }
+        // ANCHOR_END: shutdown
+    }
+    // ANCHOR_END: run
+}
+
+/// Serves the lesson on `listener` until `shutdown` completes (see
+/// [`Server::run`]), with the default [`Config`].
+pub async fn run(listener: TcpListener, shutdown: impl Future) {
+    Server::new(listener).run(shutdown).await;
+}
+
+// ANCHOR: serve
+/// One TCP connection, from its request to its end.
+async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    config: Config,
+    stopping: CancellationToken,
+) {
+    // We write each frame with one call, so Nagle's algorithm has nothing to
+    // gather; it could only hold a pong back until the client's delayed ACK.
+    let _ = stream.set_nodelay(true);
+    // Before the 101 there is no WebSocket to close politely: on shutdown
+    // the request is simply dropped.
+    let early = tokio::select! {
+        () = stopping.cancelled() => return,
+        routed = route(&mut stream, config.handshake) => match routed {
+            Ok(Some(early)) => early,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(%peer, "no WebSocket: {e}");
+                return;
+            }
+        },
+    };
+    let mut ws = WebSocket::from_upgraded(stream, &early, config.websocket);
+    drop(early);
+    tracing::info!(%peer, "WebSocket open");
+    let ended = tokio::select! {
+        ended = echo(&mut ws) => ended,
+        // RFC 6455 §7.4.1: 1001 "indicates that an endpoint is "going
+        // away", such as a server going down".
+        () = stopping.cancelled() => ws.close(CloseCode::GOING_AWAY, "server shutting down").await,
+    };
+    match (ended, ws.peer_close()) {
+        (Ok(()), Some(close)) => tracing::info!(%peer, "closed: the peer said {close}"),
+        (Ok(()), None) => tracing::info!(%peer, "closed"),
+        (Err(e), _) => tracing::info!(%peer, "closed: {e}"),
+    }
+}
+// ANCHOR_END: serve
+
+// ANCHOR: echo
+/// The whole echo: every message that comes in goes back out. Pings,
+/// pongs and the close handshake happen inside `recv`.
+async fn echo<S>(ws: &mut WebSocket<S>) -> Result<(), Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    while let Some(message) = ws.recv().await? {
+        ws.send(message).await?;
+    }
+    Ok(())
+}
+// ANCHOR_END: echo
+
+// ANCHOR: route
+/// Reads the request and answers it. Returns the bytes the client sent
+/// behind its request when it became a WebSocket, `None` when it got a page.
+async fn route(stream: &mut TcpStream, limits: Limits) -> Result<Option<BytesMut>, AcceptError> {
+    let incoming = read_request(stream, limits).await?;
+    let request = &incoming.request;
+    match request.path() {
+        "/ws" => {
+            complete_upgrade(stream, request).await?;
+            Ok(Some(incoming.leftover))
+        }
+        "/" if request.method == "GET" => {
+            let page = http_response(200, &[], "text/html; charset=utf-8", PAGE.as_bytes());
+            write_and_close(stream, &page)
+                .await
+                .map_err(AcceptError::Io)?;
+            Ok(None)
+        }
+        "/" => {
+            let method = request.method.clone();
+            Err(refuse(stream, Reject::MethodNotGet { method }).await)
+        }
+        _ => {
+            let body = b"not found: this lesson serves / (the page) and /ws (the echo)\n";
+            let response = http_response(404, &[], "text/plain; charset=utf-8", body);
+            write_and_close(stream, &response)
+                .await
+                .map_err(AcceptError::Io)?;
+            Ok(None)
+        }
+    }
+}
+// ANCHOR_END: route
