@@ -67,15 +67,42 @@ impl fmt::Display for Annotation {
 ///
 /// Never panics, whatever the bytes.
 pub fn annotate(bytes: &[u8], reader: Option<Role>) -> Annotation {
+    annotate_with(bytes, reader, Payload::Whole)
+}
+// ANCHOR_END: annotate
+
+/// Describes a frame from its first bytes: like [`annotate`], except that
+/// when only part of the payload is in `bytes`, that part is described too
+/// (its hex and the text it starts with), against the full length the
+/// header announces.
+///
+/// For a tool that shows big frames without holding them: lesson 7's
+/// wiretap keeps a frame's header and first few hundred payload bytes,
+/// passes the rest on unseen, and describes the frame with this. When the
+/// whole frame is in `bytes` the result is exactly [`annotate`]'s; when it is
+/// not, the outcome is still [`Outcome::Incomplete`].
+pub fn annotate_prefix(bytes: &[u8], reader: Option<Role>) -> Annotation {
+    annotate_with(bytes, reader, Payload::Prefix)
+}
+
+/// Whether a payload cut short by the end of the input is described.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    /// Only a whole payload is: a cut one is reported as incomplete.
+    Whole,
+    /// Whatever part of it is there is, too.
+    Prefix,
+}
+
+fn annotate_with(bytes: &[u8], reader: Option<Role>, payload: Payload) -> Annotation {
     let mut details = Details::default();
-    let (summary, outcome) = describe(bytes, reader, &mut details);
+    let (summary, outcome) = describe(bytes, reader, payload, &mut details);
     Annotation {
         summary,
         details: details.0,
         outcome,
     }
 }
-// ANCHOR_END: annotate
 
 /// Describes every frame in `bytes`, back to back, stopping at the first
 /// incomplete or invalid one.
@@ -167,14 +194,19 @@ fn bit_pattern(value: u8, mask: u8) -> String {
     out
 }
 
-fn byte_range(start: usize, len: usize) -> String {
+fn byte_range(start: u64, len: u64) -> String {
     match len {
         1 => format!("byte {start}"),
         _ => format!("bytes {start}-{}", start + len - 1),
     }
 }
 
-fn describe(bytes: &[u8], reader: Option<Role>, out: &mut Details) -> (String, Outcome) {
+fn describe(
+    bytes: &[u8],
+    reader: Option<Role>,
+    cut: Payload,
+    out: &mut Details,
+) -> (String, Outcome) {
     // Byte 0: FIN, RSV1-3, opcode. Described from the raw bits, so even a
     // reserved opcode shows up for what it is.
     let Some(&b0) = bytes.first() else {
@@ -256,7 +288,7 @@ fn describe(bytes: &[u8], reader: Option<Role>, out: &mut Details) -> (String, O
         let raw = &bytes[2..2 + extra];
         let value = raw.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
         out.row(
-            &byte_range(2, extra),
+            &byte_range(2, extra as u64),
             &to_hex(raw),
             &format!("extended payload length = {value}"),
         );
@@ -269,7 +301,11 @@ fn describe(bytes: &[u8], reader: Option<Role>, out: &mut Details) -> (String, O
     }
     if masked {
         let key = &bytes[header_len - 4..header_len];
-        out.row(&byte_range(header_len - 4, 4), &to_hex(key), "masking key");
+        out.row(
+            &byte_range(header_len as u64 - 4, 4),
+            &to_hex(key),
+            "masking key",
+        );
     }
 
     // The verdict on the header: every rule a receiver applies.
@@ -300,7 +336,7 @@ fn describe(bytes: &[u8], reader: Option<Role>, out: &mut Details) -> (String, O
         header.payload_len,
     );
     let have = bytes.len() as u64;
-    if have < total {
+    if have < total && cut == Payload::Whole {
         let needed = total - have;
         out.note(&format!(
             "incomplete: header says {needed} more bytes needed ({} of {} payload bytes here)",
@@ -310,26 +346,34 @@ fn describe(bytes: &[u8], reader: Option<Role>, out: &mut Details) -> (String, O
         let needed = usize::try_from(needed).unwrap_or(usize::MAX);
         return (summary, Outcome::Incomplete { needed });
     }
-    // total <= bytes.len(), so these fit in usize.
-    let wire = &bytes[header.header_len..total as usize];
+    // The payload, or as much of it as is here. min(total, have) <= bytes.len(),
+    // so it fits in usize.
+    let wire = &bytes[header.header_len..total.min(have) as usize];
     let mut payload = wire.to_vec();
     if let Some(key) = header.mask {
         apply_mask(&mut payload, key);
     }
-    describe_payload(
-        header.header_len,
-        wire,
-        &payload,
-        header.mask.is_some(),
-        out,
-    );
-    describe_content(opcode, header.fin, &payload, out);
-    (
-        summary,
-        Outcome::Frame {
-            len: total as usize,
+    let shown = Shown {
+        start: header.header_len as u64,
+        len: header.payload_len,
+    };
+    describe_payload(shown, wire, &payload, header.mask.is_some(), out);
+    describe_content(opcode, header.fin, &payload, shown.len, out);
+    let outcome = match usize::try_from(total) {
+        Ok(len) if have >= total => Outcome::Frame { len },
+        _ => Outcome::Incomplete {
+            needed: usize::try_from(total - have).unwrap_or(usize::MAX),
         },
-    )
+    };
+    (summary, outcome)
+}
+
+/// Where the payload starts in the frame, and its full length: the bytes we
+/// describe may be only its beginning.
+#[derive(Clone, Copy)]
+struct Shown {
+    start: u64,
+    len: u64,
 }
 
 fn invalid(error: FrameError, out: &mut Details) -> (String, Outcome) {
@@ -337,92 +381,114 @@ fn invalid(error: FrameError, out: &mut Details) -> (String, Outcome) {
     (format!("invalid frame: {error}"), Outcome::Invalid(error))
 }
 
-fn describe_payload(start: usize, wire: &[u8], payload: &[u8], masked: bool, out: &mut Details) {
-    if payload.is_empty() {
+fn describe_payload(shown: Shown, wire: &[u8], payload: &[u8], masked: bool, out: &mut Details) {
+    if shown.len == 0 {
         out.note("(no payload)");
         return;
     }
     out.row(
-        &byte_range(start, wire.len()),
+        &byte_range(shown.start, shown.len),
         "",
-        &format!("payload, {} bytes", wire.len()),
+        &format!("payload, {} bytes", shown.len),
     );
-    if masked {
-        hex_preview(out, "masked:", wire);
-        hex_preview(out, "unmasked:", payload);
+    if payload.is_empty() {
+        out.sub("", "(none of it shown)");
+    } else if masked {
+        hex_preview(out, "masked:", wire, shown.len);
+        hex_preview(out, "unmasked:", payload, shown.len);
     } else {
-        hex_preview(out, "bytes:", payload);
+        hex_preview(out, "bytes:", payload, shown.len);
     }
 }
 
-/// Up to HEX_PREVIEW bytes, 16 to a line, then how many more.
-fn hex_preview(out: &mut Details, name: &str, bytes: &[u8]) {
+/// Up to HEX_PREVIEW of the first bytes of a payload of `len` bytes, 16 to a
+/// line, then how many more.
+fn hex_preview(out: &mut Details, name: &str, bytes: &[u8], len: u64) {
     let shown = &bytes[..bytes.len().min(HEX_PREVIEW)];
     for (i, line) in shown.chunks(16).enumerate() {
         out.sub(if i == 0 { name } else { "" }, &to_hex(line));
     }
-    if bytes.len() > shown.len() {
+    if len > shown.len() as u64 {
         out.sub(
             "",
-            &format!(
-                "... {} more ({} bytes in all)",
-                bytes.len() - shown.len(),
-                bytes.len()
-            ),
+            &format!("... {} more ({len} bytes in all)", len - shown.len() as u64),
         );
     }
 }
 
 /// What the payload means for its opcode: text, close code and reason, ping.
-fn describe_content(opcode: OpCode, fin: bool, payload: &[u8], out: &mut Details) {
+/// `payload` may be the first bytes of a payload of `len` bytes.
+fn describe_content(opcode: OpCode, fin: bool, payload: &[u8], len: u64, out: &mut Details) {
+    let cut = (payload.len() as u64) < len;
     match opcode {
+        // Control payloads are at most 125 bytes: a whole one is read, a cut
+        // one (a tool chose to show less) cannot be.
+        OpCode::Close if cut => out.sub("close:", "(code and reason not shown)"),
         OpCode::Close => match CloseFrame::parse(payload) {
             Ok(None) => out.sub("close:", "no status code (the receiver reports 1005)"),
             Ok(Some(close)) => {
                 out.sub("close code:", &close.code.to_string());
-                out.sub("reason:", &text_preview(&close.reason));
+                out.sub(
+                    "reason:",
+                    &text_preview(&close.reason, close.reason.len() as u64),
+                );
             }
             Err(error) => out.error(&error.to_string(), error.close_code()),
         },
         OpCode::Ping => {
-            text_if_utf8(payload, out);
+            text_if_utf8(payload, len, out);
             out.note(
                 "a ping: the receiver answers with a pong carrying these bytes (RFC 6455 §5.5.2)",
             );
         }
         OpCode::Pong => {
-            text_if_utf8(payload, out);
+            text_if_utf8(payload, len, out);
             out.note("a pong: the answer to a ping, or a heartbeat (RFC 6455 §5.5.3)");
         }
         OpCode::Text => match std::str::from_utf8(payload) {
-            Ok(text) => out.sub("as text:", &text_preview(text)),
-            // A fragment may end inside a character; the next one finishes it.
-            Err(e) if !fin && e.error_len().is_none() => {
+            Ok(text) => out.sub("as text:", &text_preview(text, len)),
+            // Where we stopped showing may fall inside a character; so may
+            // the end of a fragment, and the next one finishes it.
+            Err(e) if (cut || !fin) && e.error_len().is_none() => {
                 let valid = String::from_utf8_lossy(&payload[..e.valid_up_to()]);
-                out.sub("as text:", &text_preview(&valid));
-                out.note("note: ends inside a character, which the next fragment completes");
+                if cut {
+                    out.sub("as text:", &text_preview(&valid, len));
+                } else {
+                    out.sub("as text:", &text_preview(&valid, valid.len() as u64));
+                    out.note("note: ends inside a character, which the next fragment completes");
+                }
             }
             Err(_) => out.error(
                 "text is not valid UTF-8 (RFC 6455 §8.1)",
                 crate::CloseCode::INVALID_PAYLOAD,
             ),
         },
-        OpCode::Binary | OpCode::Continuation => text_if_utf8(payload, out),
+        OpCode::Binary | OpCode::Continuation => text_if_utf8(payload, len, out),
     }
 }
 
-fn text_if_utf8(payload: &[u8], out: &mut Details) {
-    if let Ok(text) = std::str::from_utf8(payload)
-        && !text.is_empty()
-    {
-        out.sub("as text:", &text_preview(text));
+/// The payload as text, when it is (or, cut short, starts as) UTF-8.
+fn text_if_utf8(payload: &[u8], len: u64, out: &mut Details) {
+    let text = match std::str::from_utf8(payload) {
+        Ok(text) => text,
+        Err(e) if (payload.len() as u64) < len && e.error_len().is_none() => {
+            // Only the end of what we show is cut inside a character: a
+            // valid start. (Cannot fail: valid_up_to is a char boundary.)
+            std::str::from_utf8(&payload[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return,
+    };
+    if !text.is_empty() {
+        out.sub("as text:", &text_preview(text, len));
     }
 }
 
-/// The text quoted and escaped, cut after TEXT_PREVIEW characters.
-fn text_preview(text: &str) -> String {
+/// The text quoted and escaped, cut after TEXT_PREVIEW characters; `len` is
+/// the size in bytes of the whole text, of which `text` may be the start.
+fn text_preview(text: &str, len: u64) -> String {
     match text.char_indices().nth(TEXT_PREVIEW) {
-        Some((cut, _)) => format!("{:?}... ({} bytes in all)", &text[..cut], text.len()),
+        Some((cut, _)) => format!("{:?}... ({len} bytes in all)", &text[..cut]),
+        None if (text.len() as u64) < len => format!("{text:?}... ({len} bytes in all)"),
         None => format!("{text:?}"),
     }
 }
@@ -515,6 +581,70 @@ mod tests {
         assert!(a.details.contains("\"bye\""), "{a}");
         let a = annotate(&[0x88, 0x02, 0x03, 0xed], None); // 1005 on the wire
         assert!(a.details.contains("close code 1005 may not be sent"), "{a}");
+    }
+
+    #[test]
+    fn prefix_of_a_whole_frame_is_annotate() {
+        for example in crate::rfc6455_examples() {
+            for reader in [None, Some(Role::Server), Some(Role::Client)] {
+                assert_eq!(
+                    annotate_prefix(&example.bytes, reader),
+                    annotate(&example.bytes, reader),
+                    "{}",
+                    example.caption
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn prefix_describes_what_is_there_against_the_full_length() {
+        // A masked 70,000-byte text frame, of which we hold the header and
+        // the first 300 payload bytes; "é" is two bytes, so the cut at 300
+        // falls inside one.
+        let text = format!("x{}", "é".repeat(34_999)).into_bytes();
+        let key = [1, 2, 3, 4];
+        let mut bytes = vec![0x81, 0xFF, 0, 0, 0, 0, 0, 0x01, 0x11, 0x70];
+        bytes.extend_from_slice(&key);
+        let mut masked = text[..300].to_vec();
+        apply_mask(&mut masked, key);
+        bytes.extend_from_slice(&masked);
+
+        let a = annotate_prefix(&bytes, Some(Role::Server));
+        assert_eq!(
+            a.outcome,
+            Outcome::Incomplete {
+                needed: 70_000 - 300
+            }
+        );
+        assert_eq!(
+            a.summary,
+            "text (0x1), final, masked, 70000-byte payload, 70014 bytes in all"
+        );
+        for needle in [
+            "bytes 14-70013",
+            "payload, 70000 bytes",
+            "... 69968 more (70000 bytes in all)",
+            "as text:    \"xéé",
+            "... (70000 bytes in all)",
+        ] {
+            assert!(a.details.contains(needle), "{needle:?} missing from\n{a}");
+        }
+        assert!(!a.details.contains("error"), "a cut is not an error:\n{a}");
+        // `annotate` itself only says what is missing.
+        assert!(
+            annotate(&bytes, None)
+                .details
+                .contains("incomplete: header says 69700 more bytes needed")
+        );
+    }
+
+    #[test]
+    fn prefix_of_just_the_header() {
+        let a = annotate_prefix(&[0x82, 0x7E, 0x01, 0x00], None);
+        assert_eq!(a.outcome, Outcome::Incomplete { needed: 256 });
+        assert!(a.details.contains("payload, 256 bytes"), "{a}");
+        assert!(a.details.contains("(none of it shown)"), "{a}");
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! | `close` | [`CloseCode`] and [`CloseFrame`]: why a connection ends |
 //! | `assemble` | [`Assembler`]: fragments into [`Message`]s, UTF-8 checked as it arrives |
 //! | `error` | [`FrameError`], [`CloseError`], [`MessageError`]: each rule broken and its close code |
-//! | `annotate` | [`annotate`]: a frame explained field by field (the CLI; lesson 7's wiretap) |
+//! | `annotate` | [`annotate`]: a frame explained field by field (the CLI); [`annotate_prefix`]: the same from its first bytes (lesson 7's wiretap) |
 //!
 //! Two limits keep a peer from making us hold unbounded memory:
 //! [`DEFAULT_MAX_FRAME_SIZE`] (per frame, checked from the header before any
@@ -70,7 +70,7 @@ mod hex;
 mod mask;
 mod opcode;
 
-pub use annotate::{Annotation, Outcome, annotate, annotate_all};
+pub use annotate::{Annotation, Outcome, annotate, annotate_all, annotate_prefix};
 pub use assemble::{Assembler, DEFAULT_MAX_MESSAGE_SIZE, Message};
 pub use close::{CloseCode, CloseFrame};
 pub use decode::{DEFAULT_MAX_FRAME_SIZE, Decoder, Role};

@@ -26,6 +26,16 @@ pub enum OpCode {
 }
 
 impl OpCode {
+    /// Every opcode RFC 6455 defines, in numeric order.
+    pub const ALL: [OpCode; 6] = [
+        OpCode::Continuation,
+        OpCode::Text,
+        OpCode::Binary,
+        OpCode::Close,
+        OpCode::Ping,
+        OpCode::Pong,
+    ];
+
     // ANCHOR: from_u8
     /// Reads the four opcode bits.
     ///
@@ -112,17 +122,10 @@ mod tests {
 
     #[test]
     fn control_means_high_bit() {
-        let control: Vec<_> = [
-            OpCode::Continuation,
-            OpCode::Text,
-            OpCode::Binary,
-            OpCode::Close,
-            OpCode::Ping,
-            OpCode::Pong,
-        ]
-        .into_iter()
-        .filter(|op| op.is_control())
-        .collect();
+        let control: Vec<_> = OpCode::ALL
+            .into_iter()
+            .filter(|op| op.is_control())
+            .collect();
         assert_eq!(control, [OpCode::Close, OpCode::Ping, OpCode::Pong]);
     }
 

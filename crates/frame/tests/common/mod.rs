@@ -8,14 +8,7 @@ use proptest::prelude::*;
 /// The masking key of RFC 6455 §5.7.
 pub const RFC_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
-pub const OPCODES: [OpCode; 6] = [
-    OpCode::Continuation,
-    OpCode::Text,
-    OpCode::Binary,
-    OpCode::Close,
-    OpCode::Ping,
-    OpCode::Pong,
-];
+pub const OPCODES: [OpCode; 6] = OpCode::ALL;
 
 /// Encodes one frame into a fresh buffer.
 pub fn encoded(frame: &Frame) -> Vec<u8> {
