@@ -31,10 +31,13 @@ have_browser() {
 # picture. The tests check text, not glyphs, so they pass either way; the
 # font is for the book's sake only.
 have_emoji_font() { fc-list 2>/dev/null | grep -qi emoji; }
+# Likewise the push page's Chinese phrases without a CJK font (a small one).
+have_cjk_font() { fc-list :lang=zh 2>/dev/null | grep -q .; }
 
 missing=()
 have_browser || missing+=(chromium chromium-driver)
 have_emoji_font || missing+=(fonts-noto-color-emoji)
+have_cjk_font || missing+=(fonts-wqy-microhei)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     step "installing ${missing[*]} (Debian packages)"
@@ -42,11 +45,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
   elif ! have_browser; then
     echo "Chromium and chromedriver are needed. Install them, e.g.:" >&2
-    echo "  sudo apt-get install -y --no-install-recommends chromium chromium-driver fonts-noto-color-emoji" >&2
+    echo "  sudo apt-get install -y --no-install-recommends chromium chromium-driver fonts-noto-color-emoji fonts-wqy-microhei" >&2
     echo "or set CHROMIUM and CHROMEDRIVER to their paths." >&2
     exit 1
   else
-    echo "note: no colour emoji font (fonts-noto-color-emoji): emoji show as boxes in the screenshots" >&2
+    echo "note: no colour emoji or CJK font (fonts-noto-color-emoji, fonts-wqy-microhei): some characters show as boxes in the screenshots" >&2
   fi
 fi
 

@@ -284,6 +284,51 @@ impl Browser {
         }
     }
 
+    /// Waits until at least `n` elements match `css`, and returns how many
+    /// do. Polls like [`Browser::wait_for_text`]; on timeout the error says
+    /// how many there were.
+    pub async fn wait_for_count(
+        &self,
+        css: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<usize, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let look =
+                tokio::time::timeout(COMMAND_TIMEOUT, self.client.find_all(Locator::Css(css)));
+            let last = match look.await {
+                Ok(Ok(found)) if found.len() >= n => return Ok(found.len()),
+                Ok(Ok(found)) => found.len().to_string(),
+                Ok(Err(e)) => format!("(none: {e})"),
+                Err(_) => format!("(no answer from the browser within {COMMAND_TIMEOUT:?})"),
+            };
+            if Instant::now() >= deadline {
+                return Err(self.failure(format!(
+                    "waited {timeout:?} for {n} elements matching `{css}`; there were {last}"
+                )));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// The value of attribute `name` on every element matching `css`, in
+    /// document order (`None` where an element lacks it).
+    pub async fn attributes(&self, css: &str, name: &str) -> Result<Vec<Option<String>>, Error> {
+        let elements = self
+            .bounded(
+                &format!("find every `{css}`"),
+                self.client.find_all(Locator::Css(css)),
+            )
+            .await?;
+        let mut values = Vec::with_capacity(elements.len());
+        for element in elements {
+            let what = format!("read `{name}` of a `{css}`");
+            values.push(self.bounded(&what, element.attr(name)).await?);
+        }
+        Ok(values)
+    }
+
     /// The visible text of the first element matching `css`, right now.
     pub async fn text(&self, css: &str) -> Result<String, Error> {
         self.bounded(&format!("read `{css}`"), self.text_of(css))

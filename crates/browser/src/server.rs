@@ -59,6 +59,32 @@ impl LessonServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| Error::new(format!("cannot bind 127.0.0.1:0: {e}")))?;
+        LessonServer::spawn(listener, run)
+    }
+
+    /// Like [`LessonServer::start`], on a given address: the one a stopped
+    /// server had, so that a page that was connected to it sees its server
+    /// come back, as after a restart.
+    ///
+    /// Tokio's listeners set `SO_REUSEADDR`, so the connections the old
+    /// server closed (waiting out `TIME_WAIT`) do not keep the port; a port
+    /// that something else took in between is an error.
+    pub async fn start_on<F, Fut>(addr: SocketAddr, run: F) -> Result<LessonServer, Error>
+    where
+        F: FnOnce(TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::new(format!("cannot bind {addr} again: {e}")))?;
+        LessonServer::spawn(listener, run)
+    }
+
+    fn spawn<F, Fut>(listener: TcpListener, run: F) -> Result<LessonServer, Error>
+    where
+        F: FnOnce(TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let addr = listener.local_addr().map_err(io_error)?;
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(run(listener, Shutdown(stopped)));

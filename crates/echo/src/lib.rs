@@ -52,7 +52,10 @@ mod server;
 mod ws;
 
 pub use frame::{CloseCode, CloseFrame, Message};
-pub use server::{Config, LiveConnections, PAGE, SHUTDOWN_TIMEOUT, Server, run};
+pub use server::{
+    Config, LiveConnections, LiveGuard, PAGE, SCRIPT, SHUTDOWN_TIMEOUT, STYLE, Server, close_all,
+    route, run,
+};
 pub use ws::{
     BUFFER_KEEP, CLOSE_TIMEOUT, Error, INITIAL_READ_CAPACITY, WebSocket, WebSocketConfig,
 };

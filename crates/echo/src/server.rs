@@ -23,6 +23,14 @@ use crate::ws::{CLOSE_TIMEOUT, Error, WebSocket, WebSocketConfig};
 /// The page this lesson serves at `/`: type a message, watch it come back.
 pub const PAGE: &str = include_str!("../../../static/echo.html");
 
+/// The stylesheet the lessons' pages share, served at `/lesson.css` by
+/// [`route`].
+pub const STYLE: &str = include_str!("../../../static/lesson.css");
+
+/// The script the lessons' pages share (the socket's URL, the log's lines),
+/// served at `/lesson.js` by [`route`].
+pub const SCRIPT: &str = include_str!("../../../static/lesson.js");
+
 /// How long a shutdown waits for connections to finish their close
 /// handshakes before it aborts the rest: [`CLOSE_TIMEOUT`] and a second to
 /// spare, so a connection only gets aborted if it outlives its own deadline.
@@ -59,7 +67,8 @@ impl Default for Config {
 pub struct LiveConnections(Arc<watch::Sender<usize>>);
 
 impl LiveConnections {
-    fn new() -> LiveConnections {
+    /// A gauge at zero.
+    pub fn new() -> LiveConnections {
         LiveConnections(Arc::new(watch::Sender::new(0)))
     }
 
@@ -75,15 +84,23 @@ impl LiveConnections {
     }
 
     /// Counts one connection in; it is counted out when the guard drops.
-    fn enter(&self) -> LiveGuard {
+    /// Take it before the connection's task is spawned and move it in.
+    pub fn enter(&self) -> LiveGuard {
         self.0.send_modify(|live| *live += 1);
         LiveGuard(self.clone())
     }
 }
 
+impl Default for LiveConnections {
+    fn default() -> LiveConnections {
+        LiveConnections::new()
+    }
+}
+
 /// Counts its connection out when dropped: when the task returns, panics or
 /// is aborted, so the count cannot leak.
-struct LiveGuard(LiveConnections);
+#[derive(Debug)]
+pub struct LiveGuard(LiveConnections);
 
 impl Drop for LiveGuard {
     fn drop(&mut self) {
@@ -150,34 +167,41 @@ impl Server {
             }
         })
         .await;
-        // ANCHOR: shutdown
         // New connections are refused from here on.
         drop(listener);
-        stopping.cancel();
-        let all_done = async {
-            while let Some(joined) = connections.join_next().await {
-                if let Err(e) = joined
-                    && e.is_panic()
-                {
-                    tracing::error!("a connection task panicked: {e}");
-                }
-            }
-        };
-        if tokio::time::timeout(config.shutdown_timeout, all_done)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "{} connections still open after {:?}: aborting them",
-                connections.len(),
-                config.shutdown_timeout
-            );
-            connections.shutdown().await;
-        }
-        // ANCHOR_END: shutdown
+        close_all(&stopping, &mut connections, config.shutdown_timeout).await;
     }
     // ANCHOR_END: run
 }
+
+// ANCHOR: shutdown
+/// Ends every connection of a server that is shutting down: cancels
+/// `stopping`, which asks each connection to close (1001, going away),
+/// waits up to `within` for their tasks to finish, and aborts the rest.
+pub async fn close_all(
+    stopping: &CancellationToken,
+    connections: &mut JoinSet<()>,
+    within: Duration,
+) {
+    stopping.cancel();
+    let all_done = async {
+        while let Some(joined) = connections.join_next().await {
+            if let Err(e) = joined
+                && e.is_panic()
+            {
+                tracing::error!("a connection task panicked: {e}");
+            }
+        }
+    };
+    if tokio::time::timeout(within, all_done).await.is_err() {
+        tracing::warn!(
+            "{} connections still open after {within:?}: aborting them",
+            connections.len()
+        );
+        connections.shutdown().await;
+    }
+}
+// ANCHOR_END: shutdown
 
 /// Serves the lesson on `listener` until `shutdown` completes (see
 /// [`Server::run`]), with the default [`Config`].
@@ -200,7 +224,7 @@ async fn serve(
     // the request is simply dropped.
     let early = tokio::select! {
         () = stopping.cancelled() => return,
-        routed = route(&mut stream, config.handshake) => match routed {
+        routed = route(&mut stream, config.handshake, PAGE) => match routed {
             Ok(Some(early)) => early,
             Ok(None) => return,
             Err(e) => {
@@ -241,35 +265,42 @@ where
 // ANCHOR_END: echo
 
 // ANCHOR: route
-/// Reads the request and answers it. Returns the bytes the client sent
-/// behind its request when it became a WebSocket, `None` when it got a page.
-async fn route(stream: &mut TcpStream, limits: Limits) -> Result<Option<BytesMut>, AcceptError> {
+/// Reads the request and answers it as every lesson does: `page` at `/`,
+/// the shared [`STYLE`] and [`SCRIPT`] at `/lesson.css` and `/lesson.js`,
+/// the WebSocket handshake at `/ws` (lesson 1's checks, its refusals), 404
+/// elsewhere. Returns the bytes the client sent behind its request when it
+/// became a WebSocket, `None` when it got a file or a 404.
+pub async fn route(
+    stream: &mut TcpStream,
+    limits: Limits,
+    page: &str,
+) -> Result<Option<BytesMut>, AcceptError> {
     let incoming = read_request(stream, limits).await?;
     let request = &incoming.request;
-    match request.path() {
+    let file = match request.path() {
         "/ws" => {
             complete_upgrade(stream, request).await?;
-            Ok(Some(incoming.leftover))
+            return Ok(Some(incoming.leftover));
         }
-        "/" if request.method == "GET" => {
-            let page = http_response(200, &[], "text/html; charset=utf-8", PAGE.as_bytes());
-            write_and_close(stream, &page)
-                .await
-                .map_err(AcceptError::Io)?;
-            Ok(None)
-        }
-        "/" => {
+        "/" => Some(("text/html; charset=utf-8", page)),
+        "/lesson.css" => Some(("text/css; charset=utf-8", STYLE)),
+        "/lesson.js" => Some(("text/javascript; charset=utf-8", SCRIPT)),
+        _ => None,
+    };
+    let response = match file {
+        Some(_) if request.method != "GET" => {
             let method = request.method.clone();
-            Err(refuse(stream, Reject::MethodNotGet { method }).await)
+            return Err(refuse(stream, Reject::MethodNotGet { method }).await);
         }
-        _ => {
-            let body = b"not found: this lesson serves / (the page) and /ws (the echo)\n";
-            let response = http_response(404, &[], "text/plain; charset=utf-8", body);
-            write_and_close(stream, &response)
-                .await
-                .map_err(AcceptError::Io)?;
-            Ok(None)
+        Some((content_type, body)) => http_response(200, &[], content_type, body.as_bytes()),
+        None => {
+            let body = b"not found: this lesson serves / (the page) and /ws (the WebSocket)\n";
+            http_response(404, &[], "text/plain; charset=utf-8", body)
         }
-    }
+    };
+    write_and_close(stream, &response)
+        .await
+        .map_err(AcceptError::Io)?;
+    Ok(None)
 }
 // ANCHOR_END: route
