@@ -65,7 +65,7 @@ rm -f "$shots"/*.png
 step "real-browser tests (they save $shots/*.png)"
 # REQUIRE_BROWSER=1: a test that cannot find the browser fails instead of
 # skipping, so we never copy a stale picture.
-REQUIRE_BROWSER=1 cargo test -p browser --test pages
+REQUIRE_BROWSER=1 cargo test -p browser --tests
 
 shopt -s nullglob
 pngs=("$shots"/*.png)

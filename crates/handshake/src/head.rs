@@ -157,8 +157,13 @@ where
 }
 // ANCHOR_END: read_head
 
-/// The end (exclusive) of the first `\r\n\r\n` at or after `from`.
-fn find_blank_line(buf: &[u8], from: usize) -> Option<usize> {
+/// The end (exclusive) of the first `\r\n\r\n` at or after `from`: where a
+/// head that starts at `buf[0]` ends, once it is all there.
+///
+/// For a reader that keeps its own buffer, as lesson 7's wiretap does: pass
+/// as `from` the length already searched minus 3, since the blank line may
+/// straddle two reads.
+pub fn find_blank_line(buf: &[u8], from: usize) -> Option<usize> {
     buf.get(from..)?
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -46,7 +46,7 @@ pub use demo::{
     CLOSE_CODE, CLOSE_REASON, CLOSE_TIMEOUT, PAGE, annotate_request, annotate_response,
     close_frame, run, text_frame,
 };
-pub use head::{HEAD_TIMEOUT, Limits, MAX_HEAD_BYTES, ReadHeadError, read_head};
+pub use head::{HEAD_TIMEOUT, Limits, MAX_HEAD_BYTES, ReadHeadError, find_blank_line, read_head};
 pub use parse::{Headers, ParseError, Request, Response, Version, parse_request, parse_response};
 pub use serve::{accept_until, bind_from_args, ctrl_c, init_logging};
 pub use server::{

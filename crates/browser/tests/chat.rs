@@ -1,0 +1,95 @@
+//! Lesson 5's page in two headless Chromiums: two people join, talk, and
+//! one of them reloads. Saves `chat.png` for the book (copied by
+//! `scripts/screenshots.sh`).
+//!
+//! Without Chromium this test skips itself loudly (see the crate docs);
+//! with `REQUIRE_BROWSER=1` it fails instead.
+
+#![cfg(unix)]
+
+use std::collections::HashSet;
+
+use browser::{Browser, Error, LessonServer, WAIT};
+
+/// Opens the chat page in a browser of its own (one session per page: a
+/// profile's tabs share six connections per host) and joins as `nick`.
+async fn join(server: &LessonServer, nick: &str) -> Result<Browser, Error> {
+    let browser = Browser::start().await?;
+    browser.goto(&server.url()).await?;
+    browser
+        .wait_for_text("#state", |t: &str| t == "open", WAIT)
+        .await?;
+    browser.type_into("#nick", nick).await?;
+    browser.press_enter("#nick").await?;
+    browser
+        .wait_for_text("#members", |t: &str| t.contains(nick), WAIT)
+        .await?;
+    Ok(browser)
+}
+
+async fn say(browser: &Browser, text: &str) -> Result<(), Error> {
+    browser.type_into("#text", text).await?;
+    browser.press_enter("#text").await
+}
+
+/// Two pages, one room (which requires tickets): what one types, the other
+/// shows, as text (markup included, verbatim), in the same order; who is
+/// online on both; and a reload keeps the name and shows no message twice.
+#[tokio::test]
+async fn two_pages_talk_and_a_reload_keeps_the_name() -> Result<(), Error> {
+    if browser::skip_if_unavailable() {
+        return Ok(());
+    }
+    // With tickets required, so that the page's ticket fetch is tested too.
+    let config = chatroom::Config {
+        require_ticket: true,
+        ..chatroom::Config::default()
+    };
+    let server = LessonServer::start(move |listener, shutdown| {
+        chatroom::Server::with_config(listener, config).run(shutdown)
+    })
+    .await?;
+    let ann = join(&server, "ann").await?;
+    let bob = join(&server, "bob").await?;
+    ann.wait_for_text("#members", |t: &str| t.contains("bob"), WAIT)
+        .await?;
+    ann.wait_for_text("#count", "2", WAIT).await?;
+
+    say(&ann, "hello bob, this is <b>not bold</b>").await?;
+    bob.wait_for_text("#log", "this is <b>not bold</b>", WAIT)
+        .await?;
+    say(&bob, "hi ann! 👋").await?;
+    say(&ann, "see you in the book").await?;
+    for page in [&ann, &bob] {
+        page.wait_for_count("#log li.message", 3, WAIT).await?;
+    }
+    // Each page marks its own messages, and only those.
+    assert_eq!(ann.count("#log li.mine").await?, 2);
+    assert_eq!(bob.count("#log li.mine").await?, 1);
+    // One order for everybody.
+    let ann_seqs = ann.attributes("#log li.message", "data-seq").await?;
+    let bob_seqs = bob.attributes("#log li.message", "data-seq").await?;
+    assert_eq!(ann_seqs, bob_seqs);
+
+    // Reload: same tab, same sessionStorage, so the same name, and the
+    // history arrives again but is shown once.
+    bob.goto(&server.url()).await?;
+    bob.wait_for_text(
+        "#members",
+        |t: &str| t.contains("bob") && t.contains("ann"),
+        WAIT,
+    )
+    .await?;
+    bob.wait_for_count("#log li.message", 3, WAIT).await?;
+    let seqs = bob.attributes("#log li.message", "data-seq").await?;
+    let unique: HashSet<_> = seqs.iter().collect();
+    assert_eq!(unique.len(), seqs.len(), "a message shown twice: {seqs:?}");
+    say(&bob, "back, same name").await?;
+    ann.wait_for_text("#log", "back, same name", WAIT).await?;
+
+    let png = ann.screenshot("chat").await?;
+    eprintln!("screenshot: {}", png.display());
+    ann.close().await?;
+    bob.close().await?;
+    server.stop().await
+}

@@ -1,0 +1,219 @@
+//! What the server can be tuned with, and the command line that tunes it.
+
+use std::fmt;
+use std::time::Duration;
+
+use echo::{CLOSE_TIMEOUT, SHUTDOWN_TIMEOUT};
+use handshake::{HEAD_TIMEOUT, MAX_HEAD_BYTES};
+
+use crate::flood::RateLimit;
+use crate::room::QUEUE_CAPACITY;
+
+/// Where `cargo run -p chatroom` listens unless told otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9005";
+
+// ANCHOR: limits
+/// How many WebSocket connections the server holds at once: 1,000. The
+/// next one is refused with 503 and a sentence, before its upgrade.
+pub const MAX_CONNECTIONS: usize = 1000;
+
+/// The largest message a page may send: 4 KiB, a thousand characters of
+/// chat in JSON with room to spare. A bigger one gets Close 1009.
+pub const MAX_MESSAGE_SIZE: usize = 4 * 1024;
+
+/// How long one write to a page may take: 10 s. A write only waits when
+/// the page has stopped reading and every buffer on the way is full.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+// ANCHOR_END: limits
+
+/// Everything the server can be tuned with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Origins allowed besides the page's own (`http://` + the request's
+    /// `Host`), exactly as a browser sends them: `http://localhost:8000`.
+    pub allowed_origins: Vec<String>,
+    /// See [`MAX_CONNECTIONS`].
+    pub max_connections: usize,
+    /// Refuse an upgrade (401) without a ticket from `POST /ticket`
+    /// (`--require-ticket`; see [`crate::Tickets`]).
+    pub require_ticket: bool,
+    /// See [`MAX_MESSAGE_SIZE`]; it bounds a single frame as well.
+    pub max_message_size: usize,
+    /// Each connection's flood limit.
+    pub rate: RateLimit,
+    /// Each member's queue, in events ([`QUEUE_CAPACITY`]).
+    pub queue_capacity: usize,
+    /// How often we ping each page (lesson 4's [`push::PING_INTERVAL`]).
+    pub ping_interval: Duration,
+    /// How long a page may stay silent, pongs included, before we drop
+    /// it (lesson 4's [`push::PONG_TIMEOUT`]).
+    pub pong_timeout: Duration,
+    /// See [`WRITE_TIMEOUT`].
+    pub write_timeout: Duration,
+    /// The largest request head, start line included: lesson 1's
+    /// [`MAX_HEAD_BYTES`] (8 KiB); over it, 431.
+    pub max_head_bytes: usize,
+    /// How long a request head may take to arrive: lesson 1's
+    /// [`HEAD_TIMEOUT`] (10 s); after it, the connection is dropped.
+    pub head_timeout: Duration,
+    /// How long our Close waits for the page's answer (lesson 3's
+    /// [`CLOSE_TIMEOUT`]).
+    pub close_timeout: Duration,
+    /// How long a shutdown waits for every connection to say goodbye
+    /// (lesson 3's [`SHUTDOWN_TIMEOUT`]).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            allowed_origins: Vec::new(),
+            max_connections: MAX_CONNECTIONS,
+            require_ticket: false,
+            max_message_size: MAX_MESSAGE_SIZE,
+            rate: RateLimit::default(),
+            queue_capacity: QUEUE_CAPACITY,
+            ping_interval: push::PING_INTERVAL,
+            pong_timeout: push::PONG_TIMEOUT,
+            write_timeout: WRITE_TIMEOUT,
+            max_head_bytes: MAX_HEAD_BYTES,
+            head_timeout: HEAD_TIMEOUT,
+            close_timeout: CLOSE_TIMEOUT,
+            shutdown_timeout: SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+/// What the command line asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Args {
+    /// `HOST:PORT` to listen on.
+    pub addr: String,
+    /// The server's settings.
+    pub config: Config,
+}
+
+/// A command line we cannot follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgsError(String);
+
+impl fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\n\n{USAGE}", self.0)
+    }
+}
+
+impl std::error::Error for ArgsError {}
+
+/// How to call the program.
+pub const USAGE: &str =
+    "usage: chatroom [HOST:PORT] [--allow-origin ORIGIN]... [--max-connections N]
+
+  HOST:PORT           where to listen (default 127.0.0.1:9005)
+  --allow-origin O    also accept pages from origin O, e.g. http://localhost:8000
+                      (the page's own origin is always accepted)
+  --max-connections N hold at most N WebSocket connections (default 1000)
+  --require-ticket    refuse an upgrade (401) without a one-time ticket from POST /ticket";
+
+impl Args {
+    /// Reads the arguments after the program's name.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsError> {
+        let mut addr = None;
+        let mut config = Config::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = |flag: &str| {
+                args.next()
+                    .ok_or_else(|| ArgsError(format!("{flag} needs a value")))
+            };
+            match arg.as_str() {
+                "--allow-origin" => {
+                    let origin = value("--allow-origin")?;
+                    // An origin is scheme://host[:port], with nothing after:
+                    // a trailing slash or a path would never match.
+                    let shape_ok = (origin.starts_with("http://")
+                        || origin.starts_with("https://"))
+                        && !origin
+                            .split_once("://")
+                            .is_some_and(|(_, rest)| rest.contains('/'));
+                    if !shape_ok {
+                        return Err(ArgsError(format!(
+                            "--allow-origin {origin:?}: an origin looks like http://host:port, \
+                             without a path or a trailing slash"
+                        )));
+                    }
+                    config.allowed_origins.push(origin);
+                }
+                "--max-connections" => {
+                    let n = value("--max-connections")?;
+                    config.max_connections =
+                        n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                            ArgsError(format!(
+                                "--max-connections {n:?}: expected a number above 0"
+                            ))
+                        })?;
+                }
+                "--require-ticket" => config.require_ticket = true,
+                "-h" | "--help" => return Err(ArgsError("".into())),
+                flag if flag.starts_with('-') => {
+                    return Err(ArgsError(format!("unknown option {flag}")));
+                }
+                _ if addr.is_none() => addr = Some(arg),
+                _ => return Err(ArgsError(format!("unexpected argument {arg:?}"))),
+            }
+        }
+        Ok(Args {
+            addr: addr.unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
+            config,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, ArgsError> {
+        Args::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.addr, DEFAULT_ADDR);
+        assert_eq!(args.config, Config::default());
+        let args = parse(&[
+            "--allow-origin",
+            "http://localhost:8000",
+            "0.0.0.0:9105",
+            "--max-connections",
+            "5",
+            "--require-ticket",
+            "--allow-origin",
+            "https://chat.example",
+        ])
+        .unwrap();
+        assert_eq!(args.addr, "0.0.0.0:9105");
+        assert_eq!(args.config.max_connections, 5);
+        assert!(args.config.require_ticket);
+        assert_eq!(
+            args.config.allowed_origins,
+            ["http://localhost:8000", "https://chat.example"]
+        );
+    }
+
+    #[test]
+    fn mistakes_are_refused() {
+        for bad in [
+            &["--allow-origin"][..],
+            &["--allow-origin", "localhost:8000"],
+            &["--allow-origin", "http://localhost:8000/"],
+            &["--max-connections", "0"],
+            &["--max-connections", "many"],
+            &["--verbose"],
+            &["a:1", "b:2"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! One WebSocket, after the 101: what the page says goes to the room, what
+//! the room says goes to the page, a heartbeat finds a page that has gone,
+//! and every way of ending has its close code.
+
+use std::error::Error as _;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
+use tokio_tungstenite::tungstenite::{self, error::ProtocolError};
+use tokio_util::sync::CancellationToken;
+use warp::ws::{Message, WebSocket};
+
+use crate::config::Config;
+use crate::flood::{Flood, Verdict, one_token};
+use crate::protocol::{ClientMessage, ServerMessage, check_text};
+use crate::room::{Frame, Membership, Room};
+use crate::upgrade::Slot;
+
+/// How many queued events one write may carry: they go out in one flush,
+/// so a page that fell a little behind catches up in one system call
+/// instead of forty.
+const BATCH: usize = 32;
+
+// ANCHOR: end
+/// Why a connection ended, and so how it says goodbye.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The page sent a Close; tungstenite has queued our answer.
+    PeerClosed(Option<(u16, String)>),
+    /// The server is shutting down: 1001.
+    ShuttingDown,
+    /// Over the rate limit after a warning: 1008.
+    Flood,
+    /// The room dropped us, our queue being full: the page was not
+    /// reading. 1013, try again later; the page reconnects and gets the
+    /// history.
+    TooSlow,
+    /// A newer connection joined with our name and our key (the same page,
+    /// back): 4001, and the page does not reconnect by itself.
+    Replaced,
+    /// A write to the page did not finish within the write timeout: every
+    /// buffer on the way is full, and a Close could not get through either.
+    Stuck,
+    /// Nothing from the page, not even a pong, for the pong timeout.
+    Silent,
+    /// The page broke a rule: this code (1002, 1003, 1007, 1009).
+    Failed(u16, String),
+    /// TCP ended or broke without a close handshake.
+    Lost(Option<warp::Error>),
+}
+// ANCHOR_END: end
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::PeerClosed(Some((code, reason))) => {
+                write!(f, "the page closed: {code} {reason:?}")
+            }
+            End::PeerClosed(None) => write!(f, "the page closed without a code"),
+            End::ShuttingDown => write!(f, "server shutting down: 1001"),
+            End::Flood => write!(f, "flooding after a warning: 1008"),
+            End::TooSlow => write!(f, "not reading, its queue is full: 1013"),
+            End::Replaced => write!(f, "replaced by a newer connection: 4001"),
+            End::Stuck => write!(f, "a write did not finish in time: dropped"),
+            End::Silent => write!(f, "silent past the pong timeout: dropped"),
+            End::Failed(code, why) => write!(f, "{why}: failing with {code}"),
+            End::Lost(None) => write!(f, "connection lost"),
+            End::Lost(Some(e)) => write!(f, "connection lost: {e}"),
+        }
+    }
+}
+
+impl End {
+    /// The Close we send for this ending, if one can still get through.
+    fn close(&self) -> Option<(u16, &str)> {
+        match self {
+            End::ShuttingDown => Some((1001, "server shutting down")),
+            End::Flood => Some((1008, "too many messages: slow down")),
+            End::TooSlow => Some((1013, "you fell too far behind: reconnect")),
+            // 4000-4999: codes for applications to define (RFC 6455 §7.4.2).
+            End::Replaced => Some((4001, "your name was taken over by a newer connection")),
+            End::Failed(code, why) => Some((*code, why)),
+            End::PeerClosed(_) | End::Stuck | End::Silent | End::Lost(_) => None,
+        }
+    }
+}
+
+/// What every connection shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    pub(crate) room: Arc<Room>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) stopping: CancellationToken,
+}
+
+// ANCHOR: serve
+/// One WebSocket from its 101 to its end. `slot` is given back when we
+/// return, which is what the connection cap counts.
+pub(crate) async fn serve(mut ws: WebSocket, peer: SocketAddr, slot: Slot, shared: Shared) {
+    let _slot = slot;
+    tracing::info!(%peer, "WebSocket open");
+    let mut conn = Connection {
+        shared: &shared,
+        peer,
+        member: None,
+        flood: Flood::new(shared.config.rate, Instant::now()),
+    };
+    let mut end = conn.run(&mut ws).await;
+    // A write cut short by the room letting go of us says "too slow"; the
+    // room also lets go of a member whose name was taken over, and that is
+    // not the same ending at all.
+    if let (End::TooSlow, Some(member)) = (&end, &conn.member)
+        && member.replaced.is_cancelled()
+    {
+        end = End::Replaced;
+    }
+    // Out of the room first, so the others hear of it now, not after our
+    // close handshake.
+    if let Some(member) = conn.member.take() {
+        shared.room.leave(member.id);
+    }
+    tracing::info!(%peer, "closing: {end}");
+    goodbye(ws, &end, &shared.config).await;
+}
+// ANCHOR_END: serve
+
+struct Connection<'a> {
+    shared: &'a Shared,
+    peer: SocketAddr,
+    /// `None` until a join succeeds.
+    member: Option<Membership>,
+    flood: Flood,
+}
+
+/// What the room has for us next.
+enum FromRoom {
+    Event(Frame),
+    Dropped,
+    Replaced,
+}
+
+impl Connection<'_> {
+    // ANCHOR: run
+    /// The connection's one loop. One task owns the socket: the room never
+    /// writes to it, it only fills our queue.
+    async fn run(&mut self, ws: &mut WebSocket) -> End {
+        // Copied out of `self`, so that borrowing them does not borrow `self`.
+        let shared = self.shared;
+        let config = &shared.config;
+        let mut pings = interval_at(Instant::now() + config.ping_interval, config.ping_interval);
+        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut pinged = 0u64;
+        // The heartbeat's deadline: anything from the page pushes it back.
+        let silence = sleep(config.pong_timeout);
+        tokio::pin!(silence);
+        loop {
+            tokio::select! {
+                // Shutdown and the deadline first; then what the page says
+                // (its pong must not lose a race with our next write); then
+                // what we send.
+                biased;
+                () = shared.stopping.cancelled() => return End::ShuttingDown,
+                () = &mut silence => return End::Silent,
+                incoming = ws.next() => {
+                    silence.as_mut().reset(Instant::now() + config.pong_timeout);
+                    let message = match incoming {
+                        Some(Ok(message)) => message,
+                        Some(Err(e)) => return failed(e),
+                        None => return End::Lost(None),
+                    };
+                    if let Err(end) = self.received(ws, message).await {
+                        return end;
+                    }
+                }
+                _ = pings.tick() => {
+                    pinged += 1;
+                    let ping = Message::ping(pinged.to_be_bytes().to_vec());
+                    if let Err(end) = bounded(config, self.member.as_ref(), ws.send(ping)).await {
+                        return end;
+                    }
+                }
+                next = from_room(&mut self.member) => match (next, &mut self.member) {
+                    (FromRoom::Event(first), Some(member)) => {
+                        let dropped = member.dropped.clone();
+                        let written = deliver(ws, first, &mut member.queue);
+                        if let Err(end) = bounded_by(config, Some(&dropped), written).await {
+                            return end;
+                        }
+                    }
+                    (FromRoom::Replaced, _) => return End::Replaced,
+                    (FromRoom::Event(_), None) | (FromRoom::Dropped, _) => return End::TooSlow,
+                },
+            }
+        }
+    }
+    // ANCHOR_END: run
+
+    // ANCHOR: received
+    /// Handles one message from the page.
+    async fn received(&mut self, ws: &mut WebSocket, message: Message) -> Result<(), End> {
+        if message.is_close() {
+            let close = message.close_frame().map(|(c, r)| (c, r.to_owned()));
+            return Err(End::PeerClosed(close));
+        }
+        if message.is_ping() || message.is_pong() {
+            // Proof of life, already counted; tungstenite answers pings.
+            return Ok(());
+        }
+        let Ok(text) = message.to_str() else {
+            return Err(End::Failed(
+                1003,
+                "this room speaks JSON text frames".into(),
+            ));
+        };
+        match self.flood.check(Instant::now()) {
+            Verdict::Pass => {}
+            Verdict::Warn => {
+                let wait = one_token(self.shared.config.rate);
+                let warning = format!(
+                    "too fast: that message was dropped. Wait {wait:?} between messages; \
+                     the next one too soon closes the connection"
+                );
+                return self.reply(ws, ServerMessage::error(warning)).await;
+            }
+            Verdict::Kick => return Err(End::Flood),
+        }
+        let answer = match serde_json::from_str::<ClientMessage>(text) {
+            Err(e) => Some(ServerMessage::error(format!(
+                "not a message of this room: {e}"
+            ))),
+            Ok(ClientMessage::Join { nick, key }) => self.join(&nick, key.as_deref()),
+            Ok(ClientMessage::Say { text }) => match (&self.member, check_text(&text)) {
+                (None, _) => Some(ServerMessage::error("join the room first")),
+                (Some(_), Err(why)) => Some(ServerMessage::error(why)),
+                (Some(member), Ok(())) => {
+                    self.shared.room.say(member.id, &text);
+                    None
+                }
+            },
+        };
+        match answer {
+            Some(answer) => self.reply(ws, answer).await,
+            None => Ok(()),
+        }
+    }
+    // ANCHOR_END: received
+
+    /// Joins the room, or says why not.
+    fn join(&mut self, nick: &str, key: Option<&str>) -> Option<ServerMessage> {
+        if let Some(member) = &self.member {
+            let already = format!("you are already in the room as {:?}", member.nick);
+            return Some(ServerMessage::error(already));
+        }
+        match self.shared.room.join(nick, key) {
+            Ok(member) => {
+                tracing::info!(peer = %self.peer, nick = member.nick, "joined");
+                // The welcome is the first thing in the queue.
+                self.member = Some(member);
+                None
+            }
+            Err(e) => Some(ServerMessage::error(e)),
+        }
+    }
+
+    /// Sends an answer meant for this page only.
+    async fn reply(&self, ws: &mut WebSocket, answer: ServerMessage) -> Result<(), End> {
+        let answer = ws.send(Message::text(answer.to_json()));
+        bounded(&self.shared.config, self.member.as_ref(), answer).await
+    }
+}
+
+/// [`bounded_by`] the member's "dropped" signal, if it has joined.
+async fn bounded(
+    config: &Config,
+    member: Option<&Membership>,
+    write: impl Future<Output = Result<(), warp::Error>>,
+) -> Result<(), End> {
+    bounded_by(config, member.map(|m| &m.dropped), write).await
+}
+
+// ANCHOR: write
+/// Runs one write to the page, bounded: by the write timeout, and by the
+/// room dropping us meanwhile (a write that waits is a page that is not
+/// reading, whose queue is filling up).
+async fn bounded_by(
+    config: &Config,
+    dropped: Option<&CancellationToken>,
+    write: impl Future<Output = Result<(), warp::Error>>,
+) -> Result<(), End> {
+    let dropped = async {
+        match dropped {
+            Some(dropped) => dropped.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        written = timeout(config.write_timeout, write) => match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(End::Lost(Some(e))),
+            Err(_elapsed) => Err(End::Stuck),
+        },
+        () = dropped => Err(End::TooSlow),
+    }
+}
+// ANCHOR_END: write
+
+/// The next event from the room, or the news that it dropped us; never
+/// completes before we have joined.
+async fn from_room(member: &mut Option<Membership>) -> FromRoom {
+    let Some(member) = member else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        biased;
+        () = member.replaced.cancelled() => FromRoom::Replaced,
+        () = member.dropped.cancelled() => FromRoom::Dropped,
+        event = member.queue.recv() => match event {
+            Some(frame) => FromRoom::Event(frame),
+            // Only the room holds our sender, and it lets go of it only
+            // when it drops us.
+            None => FromRoom::Dropped,
+        },
+    }
+}
+
+/// Writes `first` and whatever else is already queued (up to [`BATCH`]),
+/// then flushes once.
+async fn deliver(
+    ws: &mut WebSocket,
+    first: Frame,
+    queue: &mut mpsc::Receiver<Frame>,
+) -> Result<(), warp::Error> {
+    // warp's `Message::text` wants a `String`: one copy per page, made
+    // here, outside the room's lock.
+    ws.feed(Message::text(&*first)).await?;
+    for _ in 1..BATCH {
+        let Ok(frame) = queue.try_recv() else { break };
+        ws.feed(Message::text(&*frame)).await?;
+    }
+    ws.flush().await
+}
+
+// ANCHOR: failed
+/// The close code each read error earns. warp wraps tungstenite's error;
+/// we look inside to tell a rule broken from a connection lost.
+fn failed(e: warp::Error) -> End {
+    let Some(inner) = e
+        .source()
+        .and_then(|s| s.downcast_ref::<tungstenite::Error>())
+    else {
+        return End::Lost(Some(e));
+    };
+    let code = match inner {
+        // Over `max_frame_size` or `max_message_size`: caught from the
+        // frame header, before the payload is buffered.
+        tungstenite::Error::Capacity(_) => 1009,
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            return End::Lost(Some(e));
+        }
+        tungstenite::Error::Protocol(_) => 1002,
+        tungstenite::Error::Utf8(_) => 1007,
+        _ => return End::Lost(Some(e)),
+    };
+    End::Failed(code, inner.to_string())
+}
+// ANCHOR_END: failed
+
+// ANCHOR: goodbye
+/// Ends the connection as `end` calls for, within the close timeout.
+async fn goodbye(mut ws: WebSocket, end: &End, config: &Config) {
+    let closing = async {
+        if let Some((code, reason)) = end.close() {
+            let bye = Message::close_with(code, close_reason(reason));
+            // Then read (and drop) until the page's answering Close, so
+            // the page sees a clean close, and the server closes TCP first.
+            if ws.send(bye).await.is_ok() {
+                while let Some(Ok(_)) = ws.next().await {}
+            }
+        } else if let End::PeerClosed(_) = end {
+            // tungstenite queued the answer to the page's Close: send it.
+            let _ = ws.flush().await;
+        }
+    };
+    let _ = timeout(config.close_timeout, closing).await;
+}
+// ANCHOR_END: goodbye
+
+/// A close reason cut to the 123 bytes a Close frame has room for, at a
+/// character boundary.
+fn close_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
+}

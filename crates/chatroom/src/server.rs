@@ -1,0 +1,257 @@
+//! The server: warp's routes, served through hyper's HTTP/1 server by our
+//! own accept loop, and a shutdown that says goodbye to every page.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use echo::{LiveConnections, SCRIPT, STYLE, close_all};
+use handshake::accept_until;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, timeout_at};
+use tokio_util::sync::CancellationToken;
+use warp::Filter;
+use warp::http::Request;
+use warp::reply::Response;
+use warp::ws::Ws;
+
+use crate::config::Config;
+use crate::connection::{Shared, serve};
+use crate::room::Room;
+use crate::ticket::{TICKET_TTL, Tickets};
+use crate::upgrade::{ConnInfo, Gate, Slot, refusal};
+
+/// The page this lesson serves at `/`: choose a nickname, chat, see who is
+/// here.
+pub const PAGE: &str = include_str!("../../../static/chat.html");
+
+/// The chat server, before it runs. [`run`] is
+/// `Server::new(listener).run(shutdown)`.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: Config,
+    live: LiveConnections,
+    room: Arc<Room>,
+}
+
+impl Server {
+    /// A server on a bound listener, with the default [`Config`].
+    pub fn new(listener: TcpListener) -> Server {
+        Server::with_config(listener, Config::default())
+    }
+
+    /// A server on a bound listener, with `config`.
+    pub fn with_config(listener: TcpListener, config: Config) -> Server {
+        let room = Room::new(push::new_boot(), config.queue_capacity);
+        Server {
+            listener,
+            config,
+            live: LiveConnections::new(),
+            room,
+        }
+    }
+
+    /// The number of open WebSockets (lesson 3's gauge), to read while the
+    /// server runs.
+    pub fn live_connections(&self) -> LiveConnections {
+        self.live.clone()
+    }
+
+    /// The room, to look into while the server runs.
+    pub fn room(&self) -> Arc<Room> {
+        Arc::clone(&self.room)
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    // ANCHOR: run
+    /// Serves until `shutdown` completes; then stops accepting, closes
+    /// every WebSocket with 1001 (going away), lets the HTTP requests in
+    /// flight finish, and returns once all are done or the shutdown timeout
+    /// has passed.
+    pub async fn run(self, shutdown: impl Future) {
+        let Server {
+            listener,
+            config,
+            live,
+            room,
+        } = self;
+        let stopping = CancellationToken::new();
+        let shared = Shared {
+            room,
+            config: Arc::new(config),
+            stopping: stopping.clone(),
+        };
+        let tickets = Arc::new(Tickets::new(TICKET_TTL));
+        let gate = Arc::new(Gate::new(
+            &shared.config,
+            Arc::clone(&tickets),
+            live.clone(),
+        ));
+        let service =
+            TowerToHyperService::new(warp::service(routes(gate, tickets, shared.clone())));
+        let http = http_server(&shared.config);
+        let mut connections = JoinSet::new();
+        accept_until(&listener, shutdown, &mut connections, |stream, peer| {
+            serve_http(
+                stream,
+                peer,
+                http.clone(),
+                service.clone(),
+                stopping.clone(),
+            )
+        })
+        .await;
+        drop(listener);
+        let deadline = Instant::now() + shared.config.shutdown_timeout;
+        // Cancelling `stopping` tells the HTTP connections to finish (and
+        // not start another request), and each WebSocket to close with 1001.
+        close_all(&stopping, &mut connections, shared.config.shutdown_timeout).await;
+        // The WebSockets run on tasks of warp's: we wait for their slots.
+        if timeout_at(deadline, live.wait_until(0)).await.is_err() {
+            tracing::warn!("{} WebSockets still open at the deadline", live.get());
+        }
+    }
+    // ANCHOR_END: run
+}
+
+/// Serves the lesson on `listener` until `shutdown` completes (see
+/// [`Server::run`]), with the default [`Config`].
+pub async fn run(listener: TcpListener, shutdown: impl Future) {
+    Server::new(listener).run(shutdown).await;
+}
+
+// ANCHOR: routes
+/// The routes: the page at `/`, the room at `/ws` behind the gate, and the
+/// gate's refusals turned into responses.
+fn routes(
+    gate: Arc<Gate>,
+    tickets: Arc<Tickets>,
+    shared: Shared,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
+    let page = warp::path::end()
+        .and(warp::get())
+        .map(|| warp::reply::html(PAGE));
+    // The look and the helpers every lesson's page shares (lesson 3's).
+    let style = warp::path("lesson.css")
+        .and(warp::path::end())
+        .and(warp::get())
+        .map(|| warp::reply::with_header(STYLE, "content-type", "text/css; charset=utf-8"));
+    let script = warp::path("lesson.js")
+        .and(warp::path::end())
+        .and(warp::get())
+        .map(|| warp::reply::with_header(SCRIPT, "content-type", "text/javascript; charset=utf-8"));
+    // A ticket for one WebSocket. POST, so that no link or image on another
+    // site fetches one by accident; and another site's page that POSTs
+    // anyway cannot read the answer (we send no CORS header).
+    let ticket = warp::path("ticket")
+        .and(warp::path::end())
+        .and(warp::post())
+        .map(move || match tickets.issue() {
+            Some(ticket) => warp::http::Response::builder()
+                .header("content-type", "text/plain; charset=utf-8")
+                .header("cache-control", "no-store")
+                .body(ticket),
+            None => warp::http::Response::builder()
+                .status(503)
+                .header("retry-after", "10")
+                .body("too many tickets outstanding: try again in a little while\n".to_owned()),
+        });
+    let max = shared.config.max_message_size;
+    let chat = warp::path("ws")
+        .and(warp::path::end())
+        // Lesson 1's checks, the Origin, the cap: before `ws()` is asked.
+        .and(crate::upgrade::gate(gate))
+        .and(warp::ws())
+        .map(move |slot: Slot, peer: SocketAddr, ws: Ws| {
+            let shared = shared.clone();
+            // Both limits: a frame's length is checked from its header,
+            // before its payload is read; fragments add up to a message.
+            ws.max_frame_size(max)
+                .max_message_size(max)
+                .on_upgrade(move |socket| serve(socket, peer, slot, shared))
+        });
+    // Our refusals become lesson 1's responses; warp answers the rest
+    // (404 for another path, 405 for a POST to the page).
+    page.or(style)
+        .or(script)
+        .or(ticket)
+        .or(chat)
+        .recover(refusal)
+}
+// ANCHOR_END: routes
+
+// ANCHOR: http_server
+/// hyper's HTTP/1 server with the limits lesson 1 sets on its own head
+/// reader. warp's `serve` uses hyper's defaults and exposes none of these.
+fn http_server(config: &Config) -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http
+        // A head over 8 KiB, start line included, gets 431. (hyper's own
+        // default is to buffer up to ~400 KiB.)
+        .max_header_size(config.max_head_bytes)
+        // A head not complete within 10 s: the connection is dropped, so a
+        // client that sends a byte a minute cannot hold a socket forever.
+        // The clock is tokio's, so a test can use a short timeout.
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.head_timeout);
+    http
+}
+// ANCHOR_END: http_server
+
+// ANCHOR: serve_http
+/// One TCP connection, as long as it speaks HTTP: hyper reads the
+/// requests and hands them to warp; after a 101, hyper lets go of the
+/// socket and this task ends while the WebSocket carries on.
+async fn serve_http<S>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    http: http1::Builder,
+    service: S,
+    stopping: CancellationToken,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    // Chat messages are small and each is written whole: Nagle's algorithm
+    // could only delay them.
+    let _ = stream.set_nodelay(true);
+    // What warp has no filter for, put where a filter can read it.
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        let info = ConnInfo {
+            version: request.version(),
+            peer,
+        };
+        request.extensions_mut().insert(info);
+        hyper::service::Service::call(&service, request)
+    });
+    let connection = http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let served = tokio::select! {
+        served = connection.as_mut() => served,
+        () = stopping.cancelled() => {
+            // Finish the request in flight, if any, then close.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(%peer, "HTTP connection ended: {e}");
+    }
+}
+// ANCHOR_END: serve_http

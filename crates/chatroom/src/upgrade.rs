@@ -1,0 +1,331 @@
+//! The gate in front of warp's `ws()`: lesson 1's checks on the upgrade
+//! request, the Origin allow-list, and the connection cap, each refusal
+//! with its status code.
+//!
+//! warp's `ws()` filter checks the method, `Connection: upgrade`,
+//! `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and that a key is
+//! there. It does not check that the key is 16 bytes of base64, that the
+//! request is HTTP/1.1, or that it has a `Host`; a wrong version gets 400
+//! where RFC 6455 §4.4 asks for 426 and the version we speak. So the gate
+//! runs lesson 1's [`handshake::validate`] first, on the same request, and
+//! `ws()` only ever sees requests lesson 1 would have accepted.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use echo::{LiveConnections, LiveGuard};
+use handshake::{Headers, Reject, Request, Version, check_origin, validate};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use warp::Filter;
+use warp::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use warp::reply::{Reply, Response};
+
+use crate::config::Config;
+use crate::ticket::{TicketError, Tickets};
+
+/// What our HTTP service learns from hyper and puts in each request's
+/// extensions for the filters: warp has no filter for the HTTP version, and
+/// we want the peer's address in the logs.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The request's HTTP version (hyper accepts 1.0; we must not).
+    pub version: warp::http::Version,
+    /// Who is at the other end.
+    pub peer: SocketAddr,
+}
+
+/// Why the gate turned an upgrade away.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Lesson 1's refusal, with lesson 1's status: 400, 403, 405, 426.
+    Handshake(Reject),
+    /// No valid ticket, and the server requires one: 401.
+    Ticket(TicketError),
+    /// The server holds as many WebSockets as it may: 503.
+    Full {
+        /// The cap.
+        max: usize,
+    },
+}
+
+impl warp::reject::Reject for Refusal {}
+
+/// A WebSocket's place in the server: taken at the gate, before the 101,
+/// and given back when the connection's task ends, however it ends.
+#[derive(Debug)]
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    _live: LiveGuard,
+}
+
+/// The gate's settings and its count of open WebSockets.
+#[derive(Debug)]
+pub struct Gate {
+    allowed_origins: Vec<String>,
+    tickets: Arc<Tickets>,
+    require_ticket: bool,
+    max_connections: usize,
+    slots: Arc<Semaphore>,
+    live: LiveConnections,
+}
+
+impl Gate {
+    /// A gate that lets in pages from the server's own origin and from
+    /// `config.allowed_origins`, with a ticket from `tickets` if
+    /// `config.require_ticket`, and at most `config.max_connections`
+    /// WebSockets at once.
+    pub fn new(config: &Config, tickets: Arc<Tickets>, live: LiveConnections) -> Gate {
+        let max_connections = config.max_connections;
+        Gate {
+            allowed_origins: config.allowed_origins.clone(),
+            tickets,
+            require_ticket: config.require_ticket,
+            max_connections,
+            slots: Arc::new(Semaphore::new(max_connections)),
+            live,
+        }
+    }
+
+    // ANCHOR: check
+    /// Checks an upgrade request in lesson 1's order (HTTP basics, then the
+    /// WebSocket fields), then its Origin, then its `ticket` (from the
+    /// URL's query), then that there is room; takes a slot if all pass.
+    pub fn check(&self, request: &Request, ticket: Option<&str>) -> Result<Slot, Refusal> {
+        validate(request).map_err(Refusal::Handshake)?;
+        // Same origin by default: a page may connect if it came from this
+        // very server. `validate` has made sure there is exactly one Host.
+        let own = format!(
+            "http://{}",
+            request.headers.get_one("Host").unwrap_or_default()
+        );
+        let mut allowed: Vec<&str> = vec![&own];
+        allowed.extend(self.allowed_origins.iter().map(String::as_str));
+        check_origin(request, &allowed).map_err(Refusal::Handshake)?;
+        // A ticket that came along is used up either way, so tickets the
+        // server does not ask for do not pile up.
+        let redeemed = match ticket {
+            Some(_) => self.tickets.redeem(ticket),
+            None => Err(TicketError::Missing),
+        };
+        if self.require_ticket {
+            redeemed.map_err(Refusal::Ticket)?;
+        }
+        // A semaphore, not a counter compared with the cap: taking a permit
+        // is one atomic step, so a thousand upgrades arriving together
+        // cannot all see "one slot left".
+        let permit = Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map_err(|_| Refusal::Full {
+                max: self.max_connections,
+            })?;
+        Ok(Slot {
+            _permit: permit,
+            _live: self.live.enter(),
+        })
+    }
+    // ANCHOR_END: check
+}
+
+// ANCHOR: as_lesson_one
+/// The request as lesson 1 sees it, rebuilt from what hyper parsed. Header
+/// values that are not UTF-8 are kept lossily, as lesson 1's parser does.
+pub fn lesson_one_request(
+    method: &Method,
+    target: &str,
+    version: warp::http::Version,
+    headers: &HeaderMap,
+) -> Request {
+    let version = match version {
+        warp::http::Version::HTTP_09 => Version { major: 0, minor: 9 },
+        warp::http::Version::HTTP_10 => Version { major: 1, minor: 0 },
+        warp::http::Version::HTTP_11 => Version { major: 1, minor: 1 },
+        // Our server speaks HTTP/1 only; anything else is "too new".
+        _ => Version { major: 2, minor: 0 },
+    };
+    Request {
+        method: method.as_str().to_owned(),
+        target: target.to_owned(),
+        version,
+        headers: Headers(
+            headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        ),
+    }
+}
+// ANCHOR_END: as_lesson_one
+
+// ANCHOR: filter
+/// The gate as a warp filter: extracts the connection's [`Slot`] and the
+/// peer's address, or rejects with a [`Refusal`] that [`refusal`] turns
+/// into a response.
+pub fn gate(
+    gate: Arc<Gate>,
+) -> impl Filter<Extract = (Slot, SocketAddr), Error = warp::Rejection> + Clone {
+    warp::method()
+        .and(warp::path::full())
+        .and(warp::ext::get::<ConnInfo>())
+        .and(warp::header::headers_cloned())
+        .and(warp::query::<HashMap<String, String>>())
+        .and_then(
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  info: ConnInfo,
+                  headers: HeaderMap,
+                  query: HashMap<String, String>| {
+                let request = lesson_one_request(&method, path.as_str(), info.version, &headers);
+                let ticket = query.get("ticket").map(String::as_str);
+                let checked = gate.check(&request, ticket).map(|slot| (slot, info.peer));
+                async move {
+                    checked.map_err(|refusal| {
+                        tracing::info!(peer = %info.peer, "upgrade refused: {refusal:?}");
+                        warp::reject::custom(refusal)
+                    })
+                }
+            },
+        )
+        .untuple_one()
+}
+// ANCHOR_END: filter
+
+// ANCHOR: refusal
+/// Turns a [`Refusal`] into its response; any other rejection goes on to
+/// warp's own handling (404, 405).
+pub async fn refusal(rejection: warp::Rejection) -> Result<Response, warp::Rejection> {
+    let raw = match rejection.find::<Refusal>() {
+        // Lesson 1 already writes each refusal: status, the headers it
+        // needs (`Sec-WebSocket-Version: 13` with a 426, `Allow` with a
+        // 405), a one-line reason. We hand hyper those same parts.
+        Some(Refusal::Handshake(reject)) => reject.response(),
+        Some(Refusal::Ticket(why)) => handshake::http_response(
+            401,
+            // RFC 9110 §11.6.1: a 401 names the scheme it wants.
+            &[("WWW-Authenticate", "Ticket realm=\"chatroom\"")],
+            "text/plain; charset=utf-8",
+            format!("{why}\n").as_bytes(),
+        ),
+        Some(Refusal::Full { max }) => handshake::http_response(
+            503,
+            &[("Retry-After", "10")],
+            "text/plain; charset=utf-8",
+            format!("the room is full ({max} connections): try again in a little while\n")
+                .as_bytes(),
+        ),
+        None => return Err(rejection),
+    };
+    Ok(from_lesson_one(&raw))
+}
+// ANCHOR_END: refusal
+
+/// A whole HTTP response, as lesson 1 writes it to a socket, turned into
+/// the parts hyper writes for us. hyper frames the body itself, so the
+/// `Content-Length` is left out.
+fn from_lesson_one(raw: &[u8]) -> Response {
+    let split = handshake::find_blank_line(raw, 0).unwrap_or(raw.len());
+    let parsed = handshake::parse_response(&raw[..split]);
+    let mut response = raw[split..].to_vec().into_response();
+    let Ok(parsed) = parsed else {
+        // Lesson 1's responses are well-formed, and its tests say so.
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        return response;
+    };
+    *response.status_mut() =
+        StatusCode::from_u16(parsed.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in &parsed.headers.0 {
+        if name.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (n, v) in pairs {
+            map.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("host", "127.0.0.1:9005"),
+        ("upgrade", "websocket"),
+        ("connection", "Upgrade"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+
+    fn check(gate: &Gate, extra: &[(&str, &str)]) -> Result<Slot, Refusal> {
+        let mut all = GOOD.to_vec();
+        all.extend_from_slice(extra);
+        gate.check(
+            &lesson_one_request(
+                &Method::GET,
+                "/ws",
+                warp::http::Version::HTTP_11,
+                &headers(&all),
+            ),
+            None,
+        )
+    }
+
+    #[test]
+    fn origins_and_the_cap() {
+        let live = LiveConnections::new();
+        let config = Config {
+            allowed_origins: vec!["http://localhost:8000".into()],
+            max_connections: 2,
+            ..Config::default()
+        };
+        let tickets = Arc::new(Tickets::new(crate::TICKET_TTL));
+        let gate = Gate::new(&config, tickets, live.clone());
+        let own = check(&gate, &[("origin", "http://127.0.0.1:9005")]).unwrap();
+        let listed = check(&gate, &[("origin", "http://localhost:8000")]).unwrap();
+        assert_eq!(live.get(), 2);
+        assert!(matches!(
+            check(&gate, &[("origin", "http://evil.example")]),
+            Err(Refusal::Handshake(Reject::OriginNotAllowed))
+        ));
+        assert!(matches!(check(&gate, &[]), Err(Refusal::Full { max: 2 })));
+        drop(own);
+        assert!(check(&gate, &[]).is_ok(), "a slot given back is free again");
+        drop(listed);
+    }
+
+    #[tokio::test]
+    async fn refusals_carry_lesson_ones_status_and_headers() {
+        let response = refusal(warp::reject::custom(Refusal::Handshake(
+            Reject::UnsupportedVersion,
+        )))
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 426);
+        assert_eq!(response.headers()["sec-websocket-version"], "13");
+        assert!(response.headers().get("content-length").is_none());
+        let full = refusal(warp::reject::custom(Refusal::Full { max: 3 }))
+            .await
+            .unwrap();
+        assert_eq!(full.status(), 503);
+        assert!(refusal(warp::reject::not_found()).await.is_err());
+    }
+}
