@@ -358,7 +358,10 @@ fn describe(
         len: header.payload_len,
     };
     describe_payload(shown, wire, &payload, header.mask.is_some(), out);
-    describe_content(opcode, header.fin, &payload, shown.len, out);
+    // Nothing of a payload is here: nothing to say about what it means.
+    if !(payload.is_empty() && shown.len > 0) {
+        describe_content(opcode, header.fin, &payload, shown.len, out);
+    }
     let outcome = match usize::try_from(total) {
         Ok(len) if have >= total => Outcome::Frame { len },
         _ => Outcome::Incomplete {
@@ -645,6 +648,7 @@ mod tests {
         assert_eq!(a.outcome, Outcome::Incomplete { needed: 256 });
         assert!(a.details.contains("payload, 256 bytes"), "{a}");
         assert!(a.details.contains("(none of it shown)"), "{a}");
+        assert!(!a.details.contains("as text"), "{a}");
     }
 
     #[test]

@@ -281,6 +281,16 @@ fn hex(bytes: &[u8]) -> String {
 /// The request head, line by line as sent (`␍␊` marks each CRLF), each with
 /// a note on what it does in the handshake.
 pub fn annotate_request(raw: &[u8]) -> String {
+    let upgrade = crate::parse_request(raw).is_ok_and(|r| r.headers.get_all("Upgrade").count() > 0);
+    if !upgrade {
+        // Lesson 7's wiretap shows every request. One that does not ask to
+        // upgrade is plain HTTP, and the handshake's rules would mislead.
+        return annotate(raw, |_, name| match name {
+            None => "request line: no Upgrade header, so an ordinary request".into(),
+            Some("host") => "required by HTTP/1.1; names the server".into(),
+            Some(_) => String::new(),
+        });
+    }
     annotate(raw, |_, name| match name {
         None => "request line: a handshake must be GET over HTTP/1.1 or later (§4.1)".into(),
         Some("host") => "required by HTTP/1.1; names the server".into(),
@@ -297,14 +307,19 @@ pub fn annotate_request(raw: &[u8]) -> String {
     })
 }
 
-/// The response head, annotated like [`annotate_request`].
+/// The response head, annotated like [`annotate_request`]. Any response:
+/// the notes on the upgrade headers are only given for a 101.
 pub fn annotate_response(raw: &[u8]) -> String {
-    annotate(raw, |_, name| match name {
-        None => "101: the server agrees to switch protocols".into(),
-        Some("upgrade") => "confirms the new protocol".into(),
-        Some("connection") => "confirms the switch on this hop".into(),
-        Some("sec-websocket-accept") => "base64(SHA-1(key + GUID)): proof we read the key".into(),
-        Some(_) => String::new(),
+    let switching = raw.split(|&b| b == b' ').nth(1) == Some(b"101");
+    annotate(raw, |_, name| match (name, switching) {
+        (None, true) => "101: the server agrees to switch protocols".into(),
+        (None, false) => "not 101: no switch, the connection stays HTTP".into(),
+        (Some("upgrade"), true) => "confirms the new protocol".into(),
+        (Some("connection"), true) => "confirms the switch on this hop".into(),
+        (Some("sec-websocket-accept"), _) => {
+            "base64(SHA-1(key + GUID)): proof we read the key".into()
+        }
+        (Some(_), _) => String::new(),
     })
 }
 
@@ -322,9 +337,9 @@ fn annotate(raw: &[u8], note: impl Fn(&str, Option<&str>) -> String) -> String {
                 .trim()
                 .to_ascii_lowercase()
         });
-        // Never print cookies or credentials the browser attaches.
+        // Never print cookies or credentials, whichever way they travel.
         let shown = match name.as_deref() {
-            Some("cookie") | Some("authorization") => {
+            Some("cookie" | "set-cookie" | "authorization" | "proxy-authorization") => {
                 format!(
                     "{}: ({} bytes, not shown)",
                     &line[..line.find(':').unwrap_or(0)],
@@ -333,11 +348,11 @@ fn annotate(raw: &[u8], note: impl Fn(&str, Option<&str>) -> String) -> String {
             }
             _ => (*line).to_owned(),
         };
-        out.push_str(&format!(
-            "   {:<58} ← {}\n",
-            format!("{shown}␍␊"),
-            note(line, name.as_deref())
-        ));
+        let shown = format!("{shown}␍␊");
+        match note(line, name.as_deref()) {
+            note if note.is_empty() => out.push_str(&format!("   {shown}\n")),
+            note => out.push_str(&format!("   {shown:<58} ← {note}\n")),
+        }
     }
     out.push_str(&format!(
         "   {:<58} ← {}\n",
@@ -407,5 +422,21 @@ mod tests {
         assert!(!text.contains("secret"), "{text}");
         assert!(text.contains("GET /ws HTTP/1.1␍␊"), "{text}");
         assert!(text.contains("the protocol to switch to"), "{text}");
+        let text = annotate_response(b"HTTP/1.1 200 OK\r\nSet-Cookie: id=secret\r\n\r\n");
+        assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[test]
+    fn a_refusal_is_not_annotated_as_a_switch() {
+        let ok = annotate_response(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+        assert!(ok.contains("the server agrees to switch"), "{ok}");
+        let plain =
+            annotate_request(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n");
+        assert!(plain.contains("an ordinary request"), "{plain}");
+        assert!(!plain.contains("must"), "{plain}");
+        let refused =
+            annotate_response(b"HTTP/1.1 426 Upgrade Required\r\nConnection: close\r\n\r\n");
+        assert!(refused.contains("no switch"), "{refused}");
+        assert!(!refused.contains("confirms"), "{refused}");
     }
 }
