@@ -81,6 +81,6 @@ pub use protocol::{
     ServerMessage, check_text,
 };
 pub use room::{Frame, JoinError, Membership, QUEUE_CAPACITY, Room};
-pub use server::{PAGE, Server, run};
+pub use server::{PAGE, Server, http_server, run, serve_http};
 pub use ticket::{MAX_TICKETS, TICKET_TTL, TicketError, Tickets};
 pub use upgrade::{ConnInfo, Gate, Refusal, Slot, gate, lesson_one_request, refusal};

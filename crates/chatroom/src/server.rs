@@ -195,7 +195,8 @@ fn routes(
 // ANCHOR: http_server
 /// hyper's HTTP/1 server with the limits lesson 1 sets on its own head
 /// reader. warp's `serve` uses hyper's defaults and exposes none of these.
-fn http_server(config: &Config) -> http1::Builder {
+/// Public for lesson 6, which serves its routes the same way.
+pub fn http_server(config: &Config) -> http1::Builder {
     let mut http = http1::Builder::new();
     http
         // A head over 8 KiB, start line included, gets 431. (hyper's own
@@ -213,8 +214,10 @@ fn http_server(config: &Config) -> http1::Builder {
 // ANCHOR: serve_http
 /// One TCP connection, as long as it speaks HTTP: hyper reads the
 /// requests and hands them to warp; after a 101, hyper lets go of the
-/// socket and this task ends while the WebSocket carries on.
-async fn serve_http<S>(
+/// socket and this task ends while the WebSocket carries on. It puts a
+/// [`ConnInfo`] in each request's extensions for the [`gate`](crate::gate).
+/// Public for lesson 6, which serves its routes the same way.
+pub async fn serve_http<S>(
     stream: TcpStream,
     peer: SocketAddr,
     http: http1::Builder,
