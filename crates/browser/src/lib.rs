@@ -329,6 +329,18 @@ impl Browser {
         Ok(values)
     }
 
+    /// Runs `script` (the body of a function: `return …;`) in the page and
+    /// returns its result. The page runs nothing else meanwhile, so values
+    /// read in one script are one instant's, where separate WebDriver
+    /// commands may see the page change between them.
+    pub async fn script(&self, script: &str) -> Result<serde_json::Value, Error> {
+        self.bounded(
+            "run a script in the page",
+            self.client.execute(script, Vec::new()),
+        )
+        .await
+    }
+
     /// The visible text of the first element matching `css`, right now.
     pub async fn text(&self, css: &str) -> Result<String, Error> {
         self.bounded(&format!("read `{css}`"), self.text_of(css))

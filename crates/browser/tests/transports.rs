@@ -14,13 +14,36 @@ use browser::{Browser, Error, LessonServer, WAIT};
 
 const PANES: [&str; 4] = ["#short", "#long", "#sse", "#ws"];
 
-/// Each pane's `data-*` counters, in the page's order.
-async fn counters(browser: &Browser, name: &str) -> Result<Vec<u64>, Error> {
-    let values = browser.attributes("#panes > section", name).await?;
-    Ok(values
-        .into_iter()
-        .map(|v| v.and_then(|v| v.parse().ok()).unwrap_or(0))
-        .collect())
+/// Each pane's counters, in the page's order, read in one script run: the
+/// feed keeps going, and counters read one WebDriver command at a time could
+/// come from different moments.
+#[derive(Debug)]
+struct Counters {
+    first: Vec<u64>,
+    last: Vec<u64>,
+    received: Vec<u64>,
+    missed: Vec<u64>,
+    duplicates: Vec<u64>,
+}
+
+async fn counters(browser: &Browser) -> Result<Counters, Error> {
+    let value = browser
+        .script(
+            "return [...document.querySelectorAll('#panes > section')].map((s) =>
+               ['first', 'last', 'received', 'missed', 'duplicates']
+                 .map((k) => Number(s.dataset[k] || 0)));",
+        )
+        .await?;
+    let rows: Vec<Vec<u64>> =
+        serde_json::from_value(value).expect("the script returns rows of numbers");
+    let column = |i: usize| rows.iter().map(|row| row[i]).collect::<Vec<_>>();
+    Ok(Counters {
+        first: column(0),
+        last: column(1),
+        received: column(2),
+        missed: column(3),
+        duplicates: column(4),
+    })
 }
 
 /// Waits until every pane has received an event numbered `seq` or later.
@@ -40,19 +63,15 @@ async fn until_all_reach(browser: &Browser, seq: u64) -> Result<(), Error> {
 
 /// Every pane: no hole, no duplicate, and a contiguous run of numbers.
 async fn assert_exactly_once(browser: &Browser) -> Result<(), Error> {
-    let first = counters(browser, "data-first").await?;
-    let last = counters(browser, "data-last").await?;
-    let received = counters(browser, "data-received").await?;
-    assert_eq!(
-        counters(browser, "data-missed").await?,
-        [0; 4],
-        "no pane missed an event"
-    );
-    assert_eq!(
-        counters(browser, "data-duplicates").await?,
-        [0; 4],
-        "none showed one twice"
-    );
+    let Counters {
+        first,
+        last,
+        received,
+        missed,
+        duplicates,
+    } = counters(browser).await?;
+    assert_eq!(missed, [0; 4], "no pane missed an event");
+    assert_eq!(duplicates, [0; 4], "none showed one twice");
     for i in 0..4 {
         assert_eq!(
             received[i],
@@ -92,7 +111,7 @@ async fn four_panes_receive_the_same_numbers_even_across_a_break() -> Result<(),
             .wait_for_text(&format!("{pane} .state"), "open", WAIT)
             .await?;
     }
-    let start = counters(&browser, "data-last").await?;
+    let start = counters(&browser).await?.last;
     let target = start.iter().max().copied().unwrap_or(0) + 10;
     until_all_reach(&browser, target).await?;
     assert_exactly_once(&browser).await?;
