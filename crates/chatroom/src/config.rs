@@ -6,6 +6,7 @@ use std::time::Duration;
 use echo::{CLOSE_TIMEOUT, SHUTDOWN_TIMEOUT};
 use handshake::{HEAD_TIMEOUT, MAX_HEAD_BYTES};
 
+use crate::admit::{MAX_HTTP_CONNECTIONS, MAX_PER_IP};
 use crate::flood::RateLimit;
 use crate::room::QUEUE_CAPACITY;
 
@@ -24,6 +25,11 @@ pub const MAX_MESSAGE_SIZE: usize = 4 * 1024;
 /// How long one write to a page may take: 10 s. A write only waits when
 /// the page has stopped reading and every buffer on the way is full.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a WebSocket may stay in the room's doorway without joining:
+/// 60 s, time enough for a person to choose a name. Then it is closed with
+/// 4002; the page reconnects quietly and joins once a name is chosen.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 // ANCHOR_END: limits
 
 /// Everything the server can be tuned with.
@@ -34,6 +40,12 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// See [`MAX_CONNECTIONS`].
     pub max_connections: usize,
+    /// See [`MAX_HTTP_CONNECTIONS`].
+    pub max_http_connections: usize,
+    /// See [`MAX_PER_IP`].
+    pub max_per_ip: usize,
+    /// See [`JOIN_TIMEOUT`].
+    pub join_timeout: Duration,
     /// Refuse an upgrade (401) without a ticket from `POST /ticket`
     /// (`--require-ticket`; see [`crate::Tickets`]).
     pub require_ticket: bool,
@@ -69,6 +81,9 @@ impl Default for Config {
         Config {
             allowed_origins: Vec::new(),
             max_connections: MAX_CONNECTIONS,
+            max_http_connections: MAX_HTTP_CONNECTIONS,
+            max_per_ip: MAX_PER_IP,
+            join_timeout: JOIN_TIMEOUT,
             require_ticket: false,
             max_message_size: MAX_MESSAGE_SIZE,
             rate: RateLimit::default(),
@@ -107,12 +122,14 @@ impl std::error::Error for ArgsError {}
 
 /// How to call the program.
 pub const USAGE: &str =
-    "usage: chatroom [HOST:PORT] [--allow-origin ORIGIN]... [--max-connections N]
+    "usage: chatroom [HOST:PORT] [--allow-origin ORIGIN]... [--max-connections N] [--max-per-ip N]
 
   HOST:PORT           where to listen (default 127.0.0.1:9005)
   --allow-origin O    also accept pages from origin O, e.g. http://localhost:8000
                       (the page's own origin is always accepted)
   --max-connections N hold at most N WebSocket connections (default 1000)
+  --max-per-ip N      at most N connections from one address, WebSockets and HTTP
+                      together (default 100; IPv6 counted by /64)
   --require-ticket    refuse an upgrade (401) without a one-time ticket from POST /ticket";
 
 impl Args {
@@ -153,6 +170,12 @@ impl Args {
                             ))
                         })?;
                 }
+                "--max-per-ip" => {
+                    let n = value("--max-per-ip")?;
+                    config.max_per_ip = n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        ArgsError(format!("--max-per-ip {n:?}: expected a number above 0"))
+                    })?;
+                }
                 "--require-ticket" => config.require_ticket = true,
                 "-h" | "--help" => return Err(ArgsError("".into())),
                 flag if flag.starts_with('-') => {
@@ -189,12 +212,15 @@ mod tests {
             "--max-connections",
             "5",
             "--require-ticket",
+            "--max-per-ip",
+            "7",
             "--allow-origin",
             "https://chat.example",
         ])
         .unwrap();
         assert_eq!(args.addr, "0.0.0.0:9105");
         assert_eq!(args.config.max_connections, 5);
+        assert_eq!(args.config.max_per_ip, 7);
         assert!(args.config.require_ticket);
         assert_eq!(
             args.config.allowed_origins,
@@ -210,6 +236,8 @@ mod tests {
             &["--allow-origin", "http://localhost:8000/"],
             &["--max-connections", "0"],
             &["--max-connections", "many"],
+            &["--max-per-ip", "0"],
+            &["--max-per-ip"],
             &["--verbose"],
             &["a:1", "b:2"],
         ] {

@@ -48,6 +48,9 @@ pub(crate) enum End {
     Stuck,
     /// Nothing from the page, not even a pong, for the pong timeout.
     Silent,
+    /// Open for the join timeout without joining the room: 4002. The slot
+    /// is wanted by somebody who will.
+    NeverJoined,
     /// The page broke a rule: this code (1002, 1003, 1007, 1009).
     Failed(u16, String),
     /// TCP ended or broke without a close handshake.
@@ -68,6 +71,7 @@ impl fmt::Display for End {
             End::Replaced => write!(f, "replaced by a newer connection: 4001"),
             End::Stuck => write!(f, "a write did not finish in time: dropped"),
             End::Silent => write!(f, "silent past the pong timeout: dropped"),
+            End::NeverJoined => write!(f, "did not join within the join timeout: 4002"),
             End::Failed(code, why) => write!(f, "{why}: failing with {code}"),
             End::Lost(None) => write!(f, "connection lost"),
             End::Lost(Some(e)) => write!(f, "connection lost: {e}"),
@@ -84,6 +88,9 @@ impl End {
             End::TooSlow => Some((1013, "you fell too far behind: reconnect")),
             // 4000-4999: codes for applications to define (RFC 6455 §7.4.2).
             End::Replaced => Some((4001, "your name was taken over by a newer connection")),
+            End::NeverJoined => {
+                Some((4002, "join the room sooner: reconnect when you have a name"))
+            }
             End::Failed(code, why) => Some((*code, why)),
             End::PeerClosed(_) | End::Stuck | End::Silent | End::Lost(_) => None,
         }
@@ -158,6 +165,10 @@ impl Connection<'_> {
         // The heartbeat's deadline: anything from the page pushes it back.
         let silence = sleep(config.pong_timeout);
         tokio::pin!(silence);
+        // A page holds a slot from its 101; one that never joins gives it
+        // up after the join timeout.
+        let doorway = sleep(config.join_timeout);
+        tokio::pin!(doorway);
         loop {
             tokio::select! {
                 // Shutdown and the deadline first; then what the page says
@@ -166,6 +177,7 @@ impl Connection<'_> {
                 biased;
                 () = shared.stopping.cancelled() => return End::ShuttingDown,
                 () = &mut silence => return End::Silent,
+                () = &mut doorway, if self.member.is_none() => return End::NeverJoined,
                 incoming = ws.next() => {
                     silence.as_mut().reset(Instant::now() + config.pong_timeout);
                     let message = match incoming {

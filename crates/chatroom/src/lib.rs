@@ -21,6 +21,11 @@
 //!   origin unless `--allow-origin`: 403) and the connection cap
 //!   ([`MAX_CONNECTIONS`]: 503). hyper's own server, which we drive, bounds
 //!   the request head (8 KiB: 431) and its arrival (10 s).
+//! - **Limits at the door** ([`Admission`]): at most
+//!   [`MAX_HTTP_CONNECTIONS`] connections still speaking HTTP (503) and
+//!   [`MAX_PER_IP`] from one address (429), checked when a connection is
+//!   accepted; a WebSocket that does not join within [`JOIN_TIMEOUT`] is
+//!   closed with 4002.
 //! - **Limits on what a page sends:** 4 KiB a message (1009), a token
 //!   bucket ([`Flood`]: a warning, then 1008), nicknames checked
 //!   ([`Nick::parse`]) and unique, text checked ([`check_text`]). A page
@@ -42,6 +47,7 @@
 //! | `room` | [`Room`]: members, history, the fan-out and the slow-reader policy |
 //! | `connection` | one WebSocket's loop, heartbeat, limits, close codes |
 //! | `upgrade` | [`gate`], [`refusal`]: lesson 1's checks, Origin, cap |
+//! | `admit` | [`Admission`], [`turn_away`]: the limits when a connection is accepted |
 //! | `server` | [`Server`], [`run`]: routes, hyper's limits, shutdown |
 //! | `flood` | [`Flood`]: the token bucket |
 //! | `ticket` | [`Tickets`]: one-time tickets for `--require-ticket` |
@@ -63,6 +69,7 @@
 //! name, and shows no message twice); stop the server with Ctrl-C and watch
 //! both pages say 1001 and come back by themselves when it restarts.
 
+mod admit;
 mod config;
 mod connection;
 mod flood;
@@ -72,8 +79,13 @@ mod server;
 mod ticket;
 mod upgrade;
 
+pub use admit::{
+    Admission, Admitted, IpCount, MAX_HTTP_CONNECTIONS, MAX_PER_IP, TURN_AWAY_TIMEOUT, Turned,
+    ip_key, turn_away,
+};
 pub use config::{
-    Args, ArgsError, Config, DEFAULT_ADDR, MAX_CONNECTIONS, MAX_MESSAGE_SIZE, USAGE, WRITE_TIMEOUT,
+    Args, ArgsError, Config, DEFAULT_ADDR, JOIN_TIMEOUT, MAX_CONNECTIONS, MAX_MESSAGE_SIZE, USAGE,
+    WRITE_TIMEOUT,
 };
 pub use flood::{BURST, Flood, RATE_PER_SECOND, RateLimit, Verdict};
 pub use protocol::{
@@ -81,6 +93,6 @@ pub use protocol::{
     ServerMessage, check_text,
 };
 pub use room::{Frame, JoinError, Membership, QUEUE_CAPACITY, Room};
-pub use server::{PAGE, Server, http_server, run, serve_http};
+pub use server::{PAGE, Server, admission, http_server, run, serve_http};
 pub use ticket::{MAX_TICKETS, TICKET_TTL, TicketError, Tickets};
 pub use upgrade::{ConnInfo, Gate, Refusal, Slot, gate, lesson_one_request, refusal};

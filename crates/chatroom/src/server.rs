@@ -22,6 +22,7 @@ use warp::http::Request;
 use warp::reply::Response;
 use warp::ws::Ws;
 
+use crate::admit::{Admission, turn_away};
 use crate::config::Config;
 use crate::connection::{Shared, serve};
 use crate::room::Room;
@@ -102,11 +103,13 @@ impl Server {
         let service =
             TowerToHyperService::new(warp::service(routes(gate, tickets, shared.clone())));
         let http = http_server(&shared.config);
+        let admission = admission(&shared.config);
         let mut connections = JoinSet::new();
         accept_until(&listener, shutdown, &mut connections, |stream, peer| {
             serve_http(
                 stream,
                 peer,
+                admission.clone(),
                 http.clone(),
                 service.clone(),
                 stopping.clone(),
@@ -211,15 +214,24 @@ pub fn http_server(config: &Config) -> http1::Builder {
 }
 // ANCHOR_END: http_server
 
+/// The limits at the door ([`Admission`]) that `config` sets. Public for
+/// lesson 6, which serves its routes the same way.
+pub fn admission(config: &Config) -> Admission {
+    Admission::new(config.max_http_connections, config.max_per_ip)
+}
+
 // ANCHOR: serve_http
-/// One TCP connection, as long as it speaks HTTP: hyper reads the
-/// requests and hands them to warp; after a 101, hyper lets go of the
-/// socket and this task ends while the WebSocket carries on. It puts a
-/// [`ConnInfo`] in each request's extensions for the [`gate`](crate::gate).
-/// Public for lesson 6, which serves its routes the same way.
+/// One TCP connection, as long as it speaks HTTP: first the limits at the
+/// door ([`Admission`]); then hyper reads the requests and hands them to
+/// warp; after a 101, hyper lets go of the socket and this task ends (and
+/// with it the connection's HTTP permit) while the WebSocket carries on. It
+/// puts a [`ConnInfo`] in each request's extensions for the
+/// [`gate`](crate::gate). Public for lesson 6, which serves its routes the
+/// same way.
 pub async fn serve_http<S>(
     stream: TcpStream,
     peer: SocketAddr,
+    admission: Admission,
     http: http1::Builder,
     service: S,
     stopping: CancellationToken,
@@ -229,6 +241,15 @@ pub async fn serve_http<S>(
         + 'static,
     S::Future: Send + 'static,
 {
+    let admitted = match admission.admit(peer.ip()) {
+        Ok(admitted) => admitted,
+        Err(why) => {
+            tracing::info!(%peer, "turned away: {why}");
+            return turn_away(stream, why).await;
+        }
+    };
+    // The HTTP permit lives as long as this task: until hyper lets go.
+    let _http = admitted.http;
     // Chat messages are small and each is written whole: Nagle's algorithm
     // could only delay them.
     let _ = stream.set_nodelay(true);
@@ -237,6 +258,7 @@ pub async fn serve_http<S>(
         let info = ConnInfo {
             version: request.version(),
             peer,
+            address: Arc::clone(&admitted.ip),
         };
         request.extensions_mut().insert(info);
         hyper::service::Service::call(&service, request)

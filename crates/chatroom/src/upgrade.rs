@@ -21,18 +21,22 @@ use warp::Filter;
 use warp::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use warp::reply::{Reply, Response};
 
+use crate::admit::IpCount;
 use crate::config::Config;
 use crate::ticket::{TicketError, Tickets};
 
 /// What our HTTP service learns from hyper and puts in each request's
 /// extensions for the filters: warp has no filter for the HTTP version, and
 /// we want the peer's address in the logs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnInfo {
     /// The request's HTTP version (hyper accepts 1.0; we must not).
     pub version: warp::http::Version,
     /// Who is at the other end.
     pub peer: SocketAddr,
+    /// The connection's count against its address ([`crate::Admission`]):
+    /// a WebSocket keeps it after the HTTP phase ends.
+    pub address: Arc<IpCount>,
 }
 
 /// Why the gate turned an upgrade away.
@@ -57,6 +61,7 @@ impl warp::reject::Reject for Refusal {}
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
     _live: LiveGuard,
+    _address: Option<Arc<IpCount>>,
 }
 
 /// The gate's settings and its count of open WebSockets.
@@ -122,6 +127,7 @@ impl Gate {
         Ok(Slot {
             _permit: permit,
             _live: self.live.enter(),
+            _address: None,
         })
     }
     // ANCHOR_END: check
@@ -182,7 +188,14 @@ pub fn gate(
                   query: HashMap<String, String>| {
                 let request = lesson_one_request(&method, path.as_str(), info.version, &headers);
                 let ticket = query.get("ticket").map(String::as_str);
-                let checked = gate.check(&request, ticket).map(|slot| (slot, info.peer));
+                let checked = gate.check(&request, ticket).map(|slot| {
+                    // The WebSocket counts against its address for life.
+                    let slot = Slot {
+                        _address: Some(info.address),
+                        ..slot
+                    };
+                    (slot, info.peer)
+                });
                 async move {
                     checked.map_err(|refusal| {
                         tracing::info!(peer = %info.peer, "upgrade refused: {refusal:?}");

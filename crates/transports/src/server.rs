@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use chatroom::{Gate, Slot, TICKET_TTL, Tickets, http_server, refusal, serve_http};
+use chatroom::{Gate, Slot, TICKET_TTL, Tickets, admission, http_server, refusal, serve_http};
 use echo::{LiveConnections, SCRIPT, STYLE, close_all};
 use handshake::accept_until;
 use hyper_util::service::TowerToHyperService;
@@ -116,11 +116,13 @@ impl Server {
         let gate = Arc::new(Gate::new(limits, tickets, websockets.clone()));
         let service = TowerToHyperService::new(warp::service(routes(gate, shared.clone())));
         let http = http_server(limits);
+        let admission = admission(limits);
         let mut connections = JoinSet::new();
         accept_until(&listener, shutdown, &mut connections, |stream, peer| {
             serve_http(
                 stream,
                 peer,
+                admission.clone(),
                 http.clone(),
                 service.clone(),
                 stopping.clone(),
