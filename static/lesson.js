@@ -1,5 +1,6 @@
-// What the lessons' pages (echo, push) share: served at /lesson.js by every
-// lesson that routes with lesson 3's `route`.
+// What the lessons' pages share: a socket URL, a clock, a safe log line, and
+// the reconnecting socket of lessons 4 and 5. Served at /lesson.js by lesson
+// 3's `route` (echo, push) and by the chatroom's and transports' own routes.
 "use strict";
 
 // The WebSocket lives where this page came from: never a hard-coded port,
@@ -32,4 +33,166 @@ function appendLine(log, kind, cells, data, max) {
   log.appendChild(li);
   while (max && log.children.length > max) log.firstElementChild.remove();
   if (stick) log.scrollTop = log.scrollHeight;
+}
+
+// ANCHOR: policy
+// How the pages reconnect (lessons 4 and 5): exponential backoff with full
+// jitter. Attempt n waits a random time between 0 and
+// min(MAX_DELAY_MS, BASE_DELAY_MS * 2^n), so a thousand pages that lost the
+// same server do not all knock at once.
+const BASE_DELAY_MS = 500;
+const MAX_DELAY_MS = 30000;
+// A connection that stays open this long was a success: the next loss
+// starts the backoff from the beginning again.
+const STABLE_MS = 10000;
+// A handshake that has not finished by then is given up (a frozen server
+// accepts TCP connections in its kernel, and never answers).
+const OPEN_TIMEOUT_MS = 10000;
+// ANCHOR_END: policy
+
+// ANCHOR: api
+// Keeps one WebSocket open, with the policy above: when it is lost, opens
+// another after the backoff. What a page does with each event is its own,
+// in `hooks`:
+//
+//   open()            makes the next socket: `new WebSocket(url)`, or a
+//                     promise of one (lesson 5 fetches a ticket first). A
+//                     throw or a rejection is a failed attempt.
+//   onState(name)     "connecting", "open", "reconnecting", "closing" or
+//                     "closed": for the page's badge.
+//   onOpen(ws)        the server answered 101.
+//   onMessage(event)  a message from the current socket.
+//   onDown(loss)      the socket is gone (closed, given up, or never made):
+//                     loss is { code, detail, wasClean, opened, gaveUp }, code
+//                     null when no close came, detail a line for a person.
+//                     Return false to stay closed instead of trying again.
+//   onRetry(attempt, delay, ceiling)   optional: the next attempt's number,
+//                     its random delay and the ceiling it was drawn under (ms).
+//
+// Returns a handle:
+//   start()           connect now, the backoff counted from the beginning
+//   stop(code, reason)  close with that code and stay closed
+//   giveUp(why)       stop trusting the current socket: close it, reconnect
+//   wanted            true from start() until stop() (or an onDown's false)
+//   socket, attempt, retryAt   to show: the current WebSocket or null, the
+//                     attempt count, performance.now() of the next attempt
+//                     or null
+// The current socket is also window.ws, for the developer console.
+// ANCHOR_END: api
+function reconnectingSocket(hooks) {
+  let socket = null;      // the WebSocket we listen to, or null
+  let opened = false;     // whether that socket ever opened
+  let wanted = false;     // true from start() until stop()
+  let attempt = 0;        // reconnects since the last stable connection
+  let tries = 0;          // bumped by each connect() and stop(): a stale open() is dropped
+  let retryTimer = null, retryAt = null;
+  let openTimer = null, stableTimer = null;
+
+  // ANCHOR: connect
+  async function connect() {
+    clearTimeout(retryTimer);
+    retryTimer = retryAt = null;
+    hooks.onState(attempt > 0 ? "reconnecting" : "connecting");
+    const mine = ++tries;
+    let ws;
+    try {
+      ws = await hooks.open();
+    } catch (error) {
+      if (mine === tries) lost({ code: null, detail: String(error.message || error), wasClean: false, opened: false, gaveUp: false });
+      return;
+    }
+    if (mine !== tries) { ws.close(); return; }  // stop() came first
+    socket = ws;
+    opened = false;
+    window.ws = ws;
+    openTimer = setTimeout(() => giveUpOn(ws, "no answer within " + OPEN_TIMEOUT_MS / 1000 + " s"), OPEN_TIMEOUT_MS);
+
+    // Each handler first checks that its socket is still the one we listen
+    // to: an old socket's late event must not touch the page (two live
+    // sockets is how a page ends up showing everything twice).
+    ws.onopen = () => {
+      if (socket !== ws) return;
+      clearTimeout(openTimer);
+      opened = true;
+      stableTimer = setTimeout(() => { attempt = 0; }, STABLE_MS);
+      hooks.onState("open");
+      hooks.onOpen(ws);
+    };
+    ws.onmessage = (event) => {
+      if (socket !== ws) return;
+      hooks.onMessage(event);
+    };
+    ws.onerror = () => {
+      // The browser says no more than "something failed", on purpose (a page
+      // must not learn why a connection to another host failed); onclose
+      // follows with the code.
+    };
+    ws.onclose = (event) => {
+      if (socket !== ws) return;
+      const detail = event.code + (event.reason ? " " + event.reason : "");
+      lost({ code: event.code, detail, wasClean: event.wasClean, opened, gaveUp: false });
+    };
+  }
+  // ANCHOR_END: connect
+
+  // ANCHOR: backoff
+  // Stops trusting a socket: stop listening to it first, so nothing it does
+  // later reaches the page, then close it and carry on as if it had closed.
+  function giveUpOn(ws, why) {
+    if (!ws || socket !== ws) return;
+    ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+    ws.close(4000, "given up");
+    lost({ code: null, detail: why, wasClean: false, opened, gaveUp: true });
+  }
+
+  function lost(loss) {
+    socket = null;
+    clearTimeout(openTimer);
+    clearTimeout(stableTimer);
+    if (hooks.onDown(loss) === false) wanted = false;
+    if (!wanted) {
+      hooks.onState("closed");
+      return;
+    }
+    const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
+    const delay = Math.random() * ceiling;
+    attempt = Math.min(attempt + 1, 30);
+    retryAt = performance.now() + delay;
+    hooks.onState("reconnecting");
+    if (hooks.onRetry) hooks.onRetry(attempt, delay, ceiling);
+    retryTimer = setTimeout(connect, delay);
+  }
+  // ANCHOR_END: backoff
+
+  // Back online after a network change: try now rather than at the timer.
+  window.addEventListener("online", () => {
+    if (retryTimer) connect();
+  });
+
+  return {
+    start() {
+      wanted = true;
+      attempt = 0;
+      connect();
+    },
+    stop(code, reason) {
+      wanted = false;
+      tries += 1;
+      clearTimeout(retryTimer);
+      retryTimer = retryAt = null;
+      if (socket) {
+        hooks.onState("closing");
+        socket.close(code, reason);
+      } else {
+        hooks.onState("closed");
+      }
+    },
+    giveUp(why) {
+      giveUpOn(socket, why);
+    },
+    get wanted() { return wanted; },
+    get socket() { return socket; },
+    get attempt() { return attempt; },
+    get retryAt() { return retryAt; },
+  };
 }

@@ -34,7 +34,9 @@ async fn say(browser: &Browser, text: &str) -> Result<(), Error> {
 
 /// Two pages, one room (which requires tickets): what one types, the other
 /// shows, as text (markup included, verbatim), in the same order; who is
-/// online on both; and a reload keeps the name and shows no message twice.
+/// online on both; a reload keeps the name and shows no message twice; and
+/// when the server stops and starts again, both pages come back by
+/// themselves (the shared reconnecting helper in `/lesson.js`) and rejoin.
 #[tokio::test]
 async fn two_pages_talk_and_a_reload_keeps_the_name() -> Result<(), Error> {
     if browser::skip_if_unavailable() {
@@ -45,10 +47,10 @@ async fn two_pages_talk_and_a_reload_keeps_the_name() -> Result<(), Error> {
         require_ticket: true,
         ..chatroom::Config::default()
     };
-    let server = LessonServer::start(move |listener, shutdown| {
-        chatroom::Server::with_config(listener, config).run(shutdown)
-    })
-    .await?;
+    let room = |config: chatroom::Config| {
+        move |listener, shutdown| chatroom::Server::with_config(listener, config).run(shutdown)
+    };
+    let server = LessonServer::start(room(config.clone())).await?;
     let ann = join(&server, "ann").await?;
     let bob = join(&server, "bob").await?;
     ann.wait_for_text("#members", |t: &str| t.contains("bob"), WAIT)
@@ -89,6 +91,33 @@ async fn two_pages_talk_and_a_reload_keeps_the_name() -> Result<(), Error> {
 
     let png = ann.screenshot("chat").await?;
     eprintln!("screenshot: {}", png.display());
+
+    // Ctrl-C and a restart on the same port: nobody touches the pages. The
+    // first retry comes within half a second (the backoff's first ceiling),
+    // each page fetches a new ticket, opens, and rejoins under its name.
+    let addr = server.addr();
+    server.stop().await?;
+    for page in [&ann, &bob] {
+        page.wait_for_text("#state", |t: &str| t == "reconnecting", WAIT)
+            .await?;
+        page.wait_for_text("#log", "the server went away (1001", WAIT)
+            .await?;
+    }
+    let server = LessonServer::start_on(addr, room(config)).await?;
+    for page in [&ann, &bob] {
+        page.wait_for_text("#log", "the server restarted", WAIT)
+            .await?;
+        page.wait_for_text(
+            "#members",
+            |t: &str| t.contains("ann") && t.contains("bob"),
+            WAIT,
+        )
+        .await?;
+    }
+    say(&ann, "still here after the restart").await?;
+    bob.wait_for_text("#log", "still here after the restart", WAIT)
+        .await?;
+
     ann.close().await?;
     bob.close().await?;
     server.stop().await
