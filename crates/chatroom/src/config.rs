@@ -1,9 +1,9 @@
 //! What the server can be tuned with, and the command line that tunes it.
 
-use std::fmt;
 use std::time::Duration;
 
 use echo::{CLOSE_TIMEOUT, SHUTDOWN_TIMEOUT};
+use handshake::{Arguments, UsageError};
 use handshake::{HEAD_TIMEOUT, MAX_HEAD_BYTES};
 
 use crate::admit::{MAX_HTTP_CONNECTIONS, MAX_PER_IP};
@@ -108,18 +108,6 @@ pub struct Args {
     pub config: Config,
 }
 
-/// A command line we cannot follow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgsError(String);
-
-impl fmt::Display for ArgsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}\n\n{USAGE}", self.0)
-    }
-}
-
-impl std::error::Error for ArgsError {}
-
 /// How to call the program.
 pub const USAGE: &str =
     "usage: chatroom [HOST:PORT] [--allow-origin ORIGIN]... [--max-connections N] [--max-per-ip N]
@@ -132,61 +120,47 @@ pub const USAGE: &str =
                       together (default 100; IPv6 counted by /64)
   --require-ticket    refuse an upgrade (401) without a one-time ticket from POST /ticket";
 
+/// Checks the value of an `--allow-origin`: an origin is
+/// `scheme://host[:port]` with nothing after, since a trailing slash or a
+/// path would never match what a browser sends.
+pub fn origin_arg(origin: String) -> Result<String, UsageError> {
+    let shape_ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+        && !origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.contains('/'));
+    if !shape_ok {
+        return Err(UsageError::Wrong(format!(
+            "--allow-origin {origin:?}: an origin looks like http://host:port, \
+             without a path or a trailing slash"
+        )));
+    }
+    Ok(origin)
+}
+
 impl Args {
-    /// Reads the arguments after the program's name.
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsError> {
-        let mut addr = None;
+    /// Reads the arguments after the program's name (with lesson 1's
+    /// [`Arguments`]).
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, UsageError> {
         let mut config = Config::default();
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let mut value = |flag: &str| {
-                args.next()
-                    .ok_or_else(|| ArgsError(format!("{flag} needs a value")))
-            };
-            match arg.as_str() {
+        let mut args = Arguments::new(args);
+        while let Some(flag) = args.next_flag()? {
+            match flag.as_str() {
                 "--allow-origin" => {
-                    let origin = value("--allow-origin")?;
-                    // An origin is scheme://host[:port], with nothing after:
-                    // a trailing slash or a path would never match.
-                    let shape_ok = (origin.starts_with("http://")
-                        || origin.starts_with("https://"))
-                        && !origin
-                            .split_once("://")
-                            .is_some_and(|(_, rest)| rest.contains('/'));
-                    if !shape_ok {
-                        return Err(ArgsError(format!(
-                            "--allow-origin {origin:?}: an origin looks like http://host:port, \
-                             without a path or a trailing slash"
-                        )));
-                    }
+                    let origin = origin_arg(args.value(&flag)?)?;
                     config.allowed_origins.push(origin);
                 }
                 "--max-connections" => {
-                    let n = value("--max-connections")?;
-                    config.max_connections =
-                        n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                            ArgsError(format!(
-                                "--max-connections {n:?}: expected a number above 0"
-                            ))
-                        })?;
+                    config.max_connections = args.number(&flag, "a number above 0", |&n| n > 0)?;
                 }
                 "--max-per-ip" => {
-                    let n = value("--max-per-ip")?;
-                    config.max_per_ip = n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                        ArgsError(format!("--max-per-ip {n:?}: expected a number above 0"))
-                    })?;
+                    config.max_per_ip = args.number(&flag, "a number above 0", |&n| n > 0)?;
                 }
                 "--require-ticket" => config.require_ticket = true,
-                "-h" | "--help" => return Err(ArgsError("".into())),
-                flag if flag.starts_with('-') => {
-                    return Err(ArgsError(format!("unknown option {flag}")));
-                }
-                _ if addr.is_none() => addr = Some(arg),
-                _ => return Err(ArgsError(format!("unexpected argument {arg:?}"))),
+                _ => return Err(args.unknown(&flag)),
             }
         }
         Ok(Args {
-            addr: addr.unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
+            addr: args.addr_or(DEFAULT_ADDR),
             config,
         })
     }
@@ -196,7 +170,7 @@ impl Args {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Args, ArgsError> {
+    fn parse(args: &[&str]) -> Result<Args, UsageError> {
         Args::parse(args.iter().map(|s| s.to_string()))
     }
 

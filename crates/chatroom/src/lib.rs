@@ -84,8 +84,8 @@ pub use admit::{
     ip_key, turn_away,
 };
 pub use config::{
-    Args, ArgsError, Config, DEFAULT_ADDR, JOIN_TIMEOUT, MAX_CONNECTIONS, MAX_MESSAGE_SIZE, USAGE,
-    WRITE_TIMEOUT,
+    Args, Config, DEFAULT_ADDR, JOIN_TIMEOUT, MAX_CONNECTIONS, MAX_MESSAGE_SIZE, USAGE,
+    WRITE_TIMEOUT, origin_arg,
 };
 pub use flood::{BURST, Flood, RATE_PER_SECOND, RateLimit, Verdict};
 pub use protocol::{

@@ -1,31 +1,18 @@
-//! `cargo run -p chatroom [-- HOST:PORT] [--allow-origin ORIGIN]... [--max-connections N]`:
-//! the chat room of lesson 5 (default 127.0.0.1:9005). Open the printed URL
-//! in two windows, choose two nicknames, and talk.
+//! `cargo run -p chatroom [-- HOST:PORT] [--allow-origin ORIGIN]... [--max-connections N] …`:
+//! the chat room of lesson 5 (default 127.0.0.1:9005; `--help` lists the
+//! flags). Open the printed URL in two windows, choose two nicknames, and
+//! talk.
 
 use std::process::ExitCode;
 
-use chatroom::{Args, Server};
-use tokio::net::TcpListener;
+use chatroom::{Args, Server, USAGE};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    handshake::init_logging();
-    let listener = match TcpListener::bind(&args.addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!(
-                "cannot listen on {}: {e} (pass another HOST:PORT)",
-                args.addr
-            );
-            return ExitCode::FAILURE;
-        }
+    let parsed = Args::parse(std::env::args().skip(1));
+    let (args, listener) = match handshake::start(parsed, USAGE, |a| &a.addr).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     let server = Server::with_config(listener, args.config);
     let addr = server.local_addr().map_or(args.addr, |a| a.to_string());

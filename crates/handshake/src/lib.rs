@@ -33,6 +33,7 @@
 //! `curl -i -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 8' http://127.0.0.1:9001/ws`.
 
 mod accept;
+mod cli;
 mod client;
 mod demo;
 mod head;
@@ -41,6 +42,7 @@ mod serve;
 mod server;
 
 pub use accept::{AcceptSteps, GUID, accept_key, accept_steps, generate_key, is_valid_key};
+pub use cli::{Arguments, UsageError, bind_or_explain, or_usage, start};
 pub use client::{ClientError, ClientHandshake, check_response, client_handshake, client_request};
 pub use demo::{
     CLOSE_CODE, CLOSE_REASON, CLOSE_TIMEOUT, PAGE, annotate_request, annotate_response,

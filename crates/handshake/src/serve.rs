@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use crate::bind_or_explain;
+
 /// Accepts connections on `listener` until `shutdown` completes, and spawns
 /// `handle(stream, peer)` into `connections` for each.
 ///
@@ -64,21 +66,9 @@ pub fn init_logging() {
 /// one the system picked); on failure, says why on stderr.
 pub async fn bind_from_args(default: &str) -> Option<(TcpListener, SocketAddr)> {
     let addr = std::env::args().nth(1);
-    let addr = addr.as_deref().unwrap_or(default);
-    let bound = async {
-        let listener = TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
-        Ok::<_, std::io::Error>((listener, local))
-    };
-    match bound.await {
-        Ok(bound) => Some(bound),
-        Err(e) => {
-            eprintln!(
-                "cannot listen on {addr}: {e} (pass another HOST:PORT as the first argument)"
-            );
-            None
-        }
-    }
+    let listener = bind_or_explain(addr.as_deref().unwrap_or(default)).await?;
+    let local = listener.local_addr().ok()?;
+    Some((listener, local))
 }
 
 /// Completes when Ctrl-C is pressed: the shutdown signal a lesson's `main`

@@ -1,7 +1,8 @@
 //! What the server can be tuned with, and the command line that tunes it.
 
-use std::fmt;
 use std::time::Duration;
+
+use handshake::{Arguments, UsageError};
 
 use crate::log::{LOG_CAPACITY, MAX_BATCH};
 
@@ -73,18 +74,6 @@ pub struct Args {
     pub config: Config,
 }
 
-/// A command line we cannot follow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgsError(String);
-
-impl fmt::Display for ArgsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}\n\n{USAGE}", self.0)
-    }
-}
-
-impl std::error::Error for ArgsError {}
-
 /// How to call the program.
 pub const USAGE: &str = "usage: transports [HOST:PORT] [--rate R] [--long-poll-timeout S] \
 [--log-capacity N] [--allow-origin ORIGIN]...
@@ -96,60 +85,37 @@ pub const USAGE: &str = "usage: transports [HOST:PORT] [--rate R] [--long-poll-t
   --allow-origin O       also accept WebSockets from pages of origin O";
 
 impl Args {
-    /// Reads the arguments after the program's name.
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, ArgsError> {
-        let mut addr = None;
+    /// Reads the arguments after the program's name (with lesson 1's
+    /// [`Arguments`]).
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, UsageError> {
         let mut config = Config::default();
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let mut value = |flag: &str| {
-                args.next()
-                    .ok_or_else(|| ArgsError(format!("{flag} needs a value")))
-            };
-            match arg.as_str() {
+        let mut args = Arguments::new(args);
+        while let Some(flag) = args.next_flag()? {
+            match flag.as_str() {
                 "--rate" => {
-                    let v = value("--rate")?;
-                    let rate: f64 = v
-                        .parse()
-                        .ok()
-                        .filter(|r: &f64| r.is_finite() && (0.0..=10_000.0).contains(r))
-                        .ok_or_else(|| {
-                            ArgsError(format!(
-                                "--rate {v:?}: expected events a second, 0 to 10000"
-                            ))
+                    let rate: f64 =
+                        args.number(&flag, "events a second, 0 to 10000", |r: &f64| {
+                            r.is_finite() && (0.0..=10_000.0).contains(r)
                         })?;
                     config.tick_interval =
                         (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
                 }
                 "--long-poll-timeout" => {
-                    let v = value("--long-poll-timeout")?;
-                    let secs: u64 = v.parse().ok().filter(|&s| s > 0).ok_or_else(|| {
-                        ArgsError(format!(
-                            "--long-poll-timeout {v:?}: expected seconds above 0"
-                        ))
-                    })?;
+                    let secs = args.number(&flag, "seconds above 0", |&s| s > 0)?;
                     config.long_poll_timeout = Duration::from_secs(secs);
                 }
                 "--log-capacity" => {
-                    let v = value("--log-capacity")?;
-                    config.log_capacity = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                        ArgsError(format!("--log-capacity {v:?}: expected a number above 0"))
-                    })?;
+                    config.log_capacity = args.number(&flag, "a number above 0", |&n| n > 0)?;
                 }
                 "--allow-origin" => {
-                    let origin = value("--allow-origin")?;
+                    let origin = chatroom::origin_arg(args.value(&flag)?)?;
                     config.limits.allowed_origins.push(origin);
                 }
-                "-h" | "--help" => return Err(ArgsError(String::new())),
-                flag if flag.starts_with('-') => {
-                    return Err(ArgsError(format!("unknown option {flag}")));
-                }
-                _ if addr.is_none() => addr = Some(arg),
-                _ => return Err(ArgsError(format!("unexpected argument {arg:?}"))),
+                _ => return Err(args.unknown(&flag)),
             }
         }
         Ok(Args {
-            addr: addr.unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
+            addr: args.addr_or(DEFAULT_ADDR),
             config,
         })
     }
@@ -159,7 +125,7 @@ impl Args {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Args, ArgsError> {
+    fn parse(args: &[&str]) -> Result<Args, UsageError> {
         Args::parse(args.iter().map(|s| s.to_string()))
     }
 
@@ -181,6 +147,7 @@ mod tests {
             &["--rate", "NaN"],
             &["--long-poll-timeout", "0"],
             &["--log-capacity", "many"],
+            &["--allow-origin", "localhost:8000"],
             &["--verbose"],
             &["a:1", "b:2"],
         ] {

@@ -1,29 +1,18 @@
-//! `cargo run -p transports [-- HOST:PORT] [--rate R] [--long-poll-timeout S]`:
-//! lesson 6's ticker over four transports (default 127.0.0.1:9006). Open
-//! the printed URL and watch the four panes.
+//! `cargo run -p transports [-- HOST:PORT] [--rate R] [--long-poll-timeout S] …`:
+//! lesson 6's ticker over four transports (default 127.0.0.1:9006;
+//! `--help` lists the flags). Open the printed URL and watch the four
+//! panes.
 
 use std::process::ExitCode;
 
-use tokio::net::TcpListener;
-use transports::{Args, Server};
+use transports::{Args, Server, USAGE};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    handshake::init_logging();
-    let Ok(listener) = TcpListener::bind(&args.addr).await.inspect_err(|e| {
-        eprintln!(
-            "cannot listen on {}: {e} (pass another HOST:PORT)",
-            args.addr
-        )
-    }) else {
-        return ExitCode::FAILURE;
+    let parsed = Args::parse(std::env::args().skip(1));
+    let (args, listener) = match handshake::start(parsed, USAGE, |a| &a.addr).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     let server = Server::with_config(listener, args.config);
     let addr = server.local_addr().map_or(args.addr, |a| a.to_string());
