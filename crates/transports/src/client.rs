@@ -21,6 +21,9 @@ pub struct Head {
     pub status: u16,
     /// The headers, as sent.
     pub headers: Headers,
+    /// The whole head as it came off the socket, status line to blank line
+    /// included: what the benchmark shows of our server's answers.
+    pub raw: Bytes,
 }
 
 impl Head {
@@ -109,6 +112,7 @@ impl HttpClient {
         Ok(Head {
             status: parsed.status,
             headers: parsed.headers,
+            raw: head.freeze(),
         })
     }
 
