@@ -20,12 +20,23 @@
 //!    mdBook could not expand (or of one we mistyped).
 //! 3. [`check_commands`]: every `cargo … -p NAME` in the chapters and the
 //!    README names a package of the workspace, so a reader never types a
-//!    command that cannot work.
+//!    command that cannot work. A `--bin NAME` must name a binary of that
+//!    package, and a `cargo run -p NAME` without `--bin` or `--example` must
+//!    leave cargo exactly one binary to run: the package's only one, or its
+//!    `default-run`. Otherwise cargo stops with "could not determine which
+//!    binary to run" (or "a bin target must be available").
+//!
+//! Pass 3 reads manifests line by line, not with a TOML parser (see
+//! [`workspace_packages`] for what that covers), and finds a package's
+//! binaries the way cargo does: `src/main.rs` (named after the package),
+//! every `src/bin/*.rs` and `src/bin/*/main.rs`, and each `[[bin]]` table,
+//! which replaces a found binary of the same name or path; `autobins = false`
+//! keeps only the `[[bin]]` tables.
 //!
 //! One consequence of pass 2: a chapter cannot *show* the text `{{#`, even
 //! escaped. We have never needed to.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::io;
@@ -107,6 +118,35 @@ pub enum Fault {
         /// The package it names.
         package: String,
     },
+    /// A `cargo run -p NAME` without `--bin` or `--example`, where the
+    /// package has several binaries and no `default-run`: cargo cannot tell
+    /// which one to run.
+    AmbiguousRun {
+        /// The command, as far as we read it.
+        command: String,
+        /// The package it names.
+        package: String,
+        /// The package's binaries, sorted.
+        binaries: Vec<String>,
+    },
+    /// A `cargo run -p NAME` where the package has no binary at all.
+    NothingToRun {
+        /// The command, as far as we read it.
+        command: String,
+        /// The package it names.
+        package: String,
+    },
+    /// A `cargo … -p NAME --bin BIN` where BIN is not a binary of the package.
+    UnknownBinary {
+        /// The command, as far as we read it.
+        command: String,
+        /// The package it names.
+        package: String,
+        /// The binary it asks for.
+        binary: String,
+        /// The package's binaries, sorted.
+        binaries: Vec<String>,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -159,6 +199,36 @@ impl fmt::Display for Fault {
             Fault::UnknownPackage { command, package } => {
                 write!(f, "`{command}`: the workspace has no package `{package}`")
             }
+            Fault::AmbiguousRun {
+                command, binaries, ..
+            } => write!(
+                f,
+                "`{command}` is ambiguous: the package has binaries {} and no default-run \
+                 (name one with `--bin`, or set `default-run` in its `[package]`)",
+                binaries.join(", ")
+            ),
+            Fault::NothingToRun { command, package } => {
+                write!(
+                    f,
+                    "`{command}`: the package `{package}` has no binary to run"
+                )
+            }
+            Fault::UnknownBinary {
+                command,
+                package,
+                binary,
+                binaries,
+            } => {
+                write!(
+                    f,
+                    "`{command}`: the package `{package}` has no binary `{binary}`"
+                )?;
+                if binaries.is_empty() {
+                    write!(f, " (it has no binaries)")
+                } else {
+                    write!(f, " (its binaries: {})", binaries.join(", "))
+                }
+            }
         }
     }
 }
@@ -168,8 +238,9 @@ impl fmt::Display for Fault {
 ///
 /// `book_root` holds `book.toml`, `build_dir` the HTML that [`crate::build`]
 /// returned, `workspace_root` the root `Cargo.toml` whose members are the
-/// packages a command may name. The commands checked are those in the book's
-/// sources and in the workspace's `README.md`, if there is one.
+/// packages a command may name (and whose binaries it may run). The commands
+/// checked are those in the book's sources and in the workspace's
+/// `README.md`, if there is one.
 ///
 /// # Errors
 ///
@@ -258,31 +329,49 @@ pub fn check_output(build_dir: &Path) -> io::Result<Vec<Problem>> {
 
 /// Pass 3: reports every `cargo` command in `documents` that selects a
 /// package (`-p NAME`, `-pNAME`, `-p=NAME`, `--package NAME`,
-/// `--package=NAME`) not in `packages`.
+/// `--package=NAME`) not in `packages`, or one that is there but cannot
+/// give the command its binary:
+///
+/// - `--bin BIN` (or `--bin=BIN`), on any command, must name one of the
+///   package's binaries ([`Fault::UnknownBinary`]);
+/// - `cargo run` (or `cargo r`) without `--bin` or `--example` needs a package
+///   with exactly one binary, or several and a `default-run`
+///   ([`Fault::AmbiguousRun`], [`Fault::NothingToRun`]). A `default-run`
+///   naming no binary is not checked: cargo refuses such a manifest for every
+///   command, so `cargo test` already fails on it.
 ///
 /// A name that does not start like a package name, such as `<lesson>` in
-/// `cargo run -p <lesson>`, is a placeholder and is not checked. A command is
-/// read up to the end of its line, a closing backtick, a shell operator, or
-/// the `--` that starts the program's own arguments.
+/// `cargo run -p <lesson>`, is a placeholder and is not checked (nor is the
+/// binary after `--bin <name>`). A command is read up to the end of its line,
+/// a closing backtick, a shell operator, or the `--` that starts the
+/// program's own arguments. A `--bin` without `-p` is not checked, nor is
+/// the name after `--example`.
 ///
 /// # Errors
 ///
 /// Fails if a document cannot be read.
 pub fn check_commands(
     documents: &[PathBuf],
-    packages: &BTreeSet<String>,
+    packages: &BTreeMap<String, Package>,
 ) -> io::Result<Vec<Problem>> {
     let mut problems = Vec::new();
     for document in documents {
         let text = fs::read_to_string(document)?;
         for (index, line) in text.lines().enumerate() {
-            for (command, package) in cargo_packages(line) {
-                if !packages.contains(&package) {
-                    problems.push(Problem {
+            for command in cargo_commands(line) {
+                for name in &command.packages {
+                    let fault = match packages.get(name) {
+                        None => Some(Fault::UnknownPackage {
+                            command: command.text.clone(),
+                            package: name.clone(),
+                        }),
+                        Some(package) => binary_fault(&command, name, package),
+                    };
+                    problems.extend(fault.map(|fault| Problem {
                         file: document.clone(),
                         line: index + 1,
-                        fault: Fault::UnknownPackage { command, package },
-                    });
+                        fault,
+                    }));
                 }
             }
         }
@@ -290,25 +379,44 @@ pub fn check_commands(
     Ok(problems)
 }
 
-/// The names of the workspace's packages: the `name` in the `[package]`
-/// table of each entry of `[workspace] members` in the root manifest (and of
-/// the root manifest itself, if it has one).
+/// What pass 3 needs to know about a package: the binaries a command may
+/// run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Package {
+    /// The names of its binary targets.
+    pub binaries: BTreeSet<String>,
+    /// The `default-run` of its `[package]` table, if it has one.
+    pub default_run: Option<String>,
+}
+
+/// The workspace's packages by name: the one the root manifest describes,
+/// if it has a `[package]` table, and each entry of `[workspace] members` in
+/// it, with the binaries each has (see the [module](self) documentation for
+/// how they are found).
 ///
 /// This reads the manifests line by line rather than with a TOML parser,
-/// which is enough for manifests written the usual way; a member written as
-/// a glob is supported when the `*` is its last component (`crates/*`).
+/// which is enough for manifests written the usual way: one `key = value` per
+/// line under a `[package]` or `[[bin]]` header, strings without escapes. It
+/// does not see dotted keys (`package.name = …`), inline tables or arrays of
+/// them (`bin = [{ name = … }]`), multi-line strings, or a line starting with
+/// `[` inside a multi-line array. A member written as a glob is supported when
+/// the `*` is its last component (`crates/*`). Binaries follow cargo's rules
+/// for editions 2018 and later; a `[[bin]]`'s `required-features` is not
+/// considered, and `[[bin]]` paths are compared as written, bar a leading
+/// `./`.
 ///
 /// # Errors
 ///
-/// Fails if the root manifest, or a member's manifest, cannot be read, or a
-/// member's manifest has no package name.
-pub fn workspace_packages(workspace_root: &Path) -> io::Result<BTreeSet<String>> {
-    let manifest = fs::read_to_string(workspace_root.join("Cargo.toml"))?;
-    let mut packages = BTreeSet::new();
-    if let Some(name) = package_name(&manifest) {
-        packages.insert(name);
+/// Fails if the root manifest, a member's manifest or a member's `src/bin`
+/// directory cannot be read, or a member's manifest has no package name.
+pub fn workspace_packages(workspace_root: &Path) -> io::Result<BTreeMap<String, Package>> {
+    let text = fs::read_to_string(workspace_root.join("Cargo.toml"))?;
+    let root = Manifest::parse(&text);
+    let mut packages = BTreeMap::new();
+    if let Some(name) = &root.name {
+        packages.insert(name.clone(), root.package(name, workspace_root)?);
     }
-    for member in workspace_members(&manifest) {
+    for member in workspace_members(&text) {
         let dirs = match member.strip_suffix("/*") {
             Some(parent) => {
                 let mut dirs = Vec::new();
@@ -324,17 +432,48 @@ pub fn workspace_packages(workspace_root: &Path) -> io::Result<BTreeSet<String>>
         };
         for dir in dirs {
             let path = dir.join("Cargo.toml");
-            let text = fs::read_to_string(&path)?;
-            let name = package_name(&text).ok_or_else(|| {
+            let manifest = Manifest::parse(&fs::read_to_string(&path)?);
+            let name = manifest.name.clone().ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("{}: no `name` in `[package]`", path.display()),
                 )
             })?;
-            packages.insert(name);
+            let package = manifest.package(&name, &dir)?;
+            packages.insert(name, package);
         }
     }
     Ok(packages)
+}
+
+/// The fault, if any, in asking `package` (named `name`) for the binary
+/// `command` wants.
+fn binary_fault(command: &CargoCommand, name: &str, package: &Package) -> Option<Fault> {
+    let binaries = || package.binaries.iter().cloned().collect::<Vec<_>>();
+    if let Some(binary) = &command.bin {
+        return (!package.binaries.contains(binary)).then(|| Fault::UnknownBinary {
+            command: command.text.clone(),
+            package: name.to_owned(),
+            binary: binary.clone(),
+            binaries: binaries(),
+        });
+    }
+    if !command.is_run() || command.picks_target {
+        return None;
+    }
+    match package.binaries.len() {
+        0 => Some(Fault::NothingToRun {
+            command: command.text.clone(),
+            package: name.to_owned(),
+        }),
+        1 => None,
+        _ if package.default_run.is_some() => None,
+        _ => Some(Fault::AmbiguousRun {
+            command: command.text.clone(),
+            package: name.to_owned(),
+            binaries: binaries(),
+        }),
+    }
 }
 
 /// A `{{#kind args}}` directive found in a Markdown file.
@@ -578,9 +717,44 @@ fn anchor_name<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
     })
 }
 
-/// The packages selected by each `cargo` command on `line`, with the
-/// command's text for the message.
-fn cargo_packages(line: &str) -> Vec<(String, String)> {
+/// A `cargo` command found in a document, as far as pass 3 reads it.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct CargoCommand {
+    /// The command's text, for a message.
+    text: String,
+    /// The subcommand (`run`, `test`, ...), if there is one.
+    subcommand: Option<String>,
+    /// The packages it selects, placeholders left out.
+    packages: Vec<String>,
+    /// The binary `--bin` names, unless it is a placeholder.
+    bin: Option<String>,
+    /// Whether it chooses its own target (`--bin`, `--example`, ...), so
+    /// that `cargo run` need not choose one.
+    picks_target: bool,
+}
+
+impl CargoCommand {
+    /// Whether this is `cargo run`, or its built-in alias `cargo r`.
+    fn is_run(&self) -> bool {
+        matches!(self.subcommand.as_deref(), Some("run" | "r"))
+    }
+}
+
+/// Flags written together with their value, and the flag each stands for.
+/// `-p=` comes before `-p`, which would otherwise take the `=` as the name.
+const JOINED_FLAGS: [(&str, &str); 5] = [
+    ("--package=", "-p"),
+    ("-p=", "-p"),
+    ("-p", "-p"),
+    ("--bin=", "--bin"),
+    ("--example=", "--example"),
+];
+
+/// What may follow a command in a sentence: "run `cargo run -p echo`, then".
+const SENTENCE_PUNCTUATION: [char; 5] = [',', '.', ':', '!', '?'];
+
+/// Every `cargo` command on `line`.
+fn cargo_commands(line: &str) -> Vec<CargoCommand> {
     let tokens: Vec<&str> = line.split_whitespace().collect();
     let mut found = Vec::new();
     for (start, token) in tokens.iter().enumerate() {
@@ -595,34 +769,73 @@ fn cargo_packages(line: &str) -> Vec<(String, String)> {
                 break;
             }
             end += 1;
-            if token.ends_with(['`', ';', ')', '"', '\'']) {
+            // A closing quote ends it, even with a comma or full stop after.
+            if token
+                .trim_end_matches(SENTENCE_PUNCTUATION)
+                .ends_with(['`', ';', ')', '"', '\''])
+            {
                 break;
             }
         }
         let command = &tokens[start..end];
-        let text = command
-            .join(" ")
-            .trim_matches(['`', '$', '(', ')', '"', '\'', ';'])
-            .to_owned();
-        let mut words = command.iter().skip(1);
+        let mut cargo = CargoCommand {
+            text: command
+                .join(" ")
+                .trim_end_matches(SENTENCE_PUNCTUATION)
+                .trim_matches(['`', '$', '(', ')', '"', '\'', ';'])
+                .trim_end()
+                .to_owned(),
+            ..CargoCommand::default()
+        };
+        let mut words = command.iter().skip(1).copied();
         while let Some(word) = words.next() {
-            let value = match *word {
-                "-p" | "--package" => words.next().copied(),
-                _ => word
-                    .strip_prefix("--package=")
-                    .or_else(|| word.strip_prefix("-p=").or_else(|| word.strip_prefix("-p")))
-                    .filter(|value| !value.is_empty()),
+            let (flag, value) = match word {
+                "-p" | "--package" => ("-p", words.next()),
+                "--bin" | "--example" => (word, words.next()),
+                // Options of cargo itself that take a value: skip the value,
+                // or it would be read as the subcommand.
+                "--color" | "--config" | "-C" | "-Z" if cargo.subcommand.is_none() => {
+                    words.next();
+                    continue;
+                }
+                _ => {
+                    let joined = JOINED_FLAGS.iter().find_map(|&(prefix, flag)| {
+                        let value = word.strip_prefix(prefix)?;
+                        (!value.is_empty()).then_some((flag, Some(value)))
+                    });
+                    match joined {
+                        Some(joined) => joined,
+                        None => {
+                            // `--bins`, `--examples`: not for `cargo run`,
+                            // but a choice of target all the same.
+                            if word.starts_with("--bin") || word.starts_with("--example") {
+                                cargo.picks_target = true;
+                            } else if cargo.subcommand.is_none() && !word.starts_with(['-', '+']) {
+                                cargo.subcommand = package_like(word).map(str::to_owned);
+                            }
+                            continue;
+                        }
+                    }
+                }
             };
-            if let Some(name) = value.and_then(package_like) {
-                found.push((text.clone(), name.to_owned()));
+            let value = value.and_then(package_like).map(str::to_owned);
+            match flag {
+                "-p" => cargo.packages.extend(value),
+                "--bin" => {
+                    cargo.picks_target = true;
+                    cargo.bin = value;
+                }
+                _ => cargo.picks_target = true,
             }
         }
+        found.push(cargo);
     }
     found
 }
 
 /// The package name at the start of `word` (letters, digits, `-`, `_`), or
-/// `None` for a placeholder such as `<lesson>`.
+/// `None` for a placeholder such as `<lesson>`. Binary names, and the
+/// subcommand, are read the same way.
 fn package_like(word: &str) -> Option<&str> {
     let len = word
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
@@ -630,21 +843,159 @@ fn package_like(word: &str) -> Option<&str> {
     (len > 0).then(|| &word[..len])
 }
 
-/// The `name` in the `[package]` table of a manifest.
-fn package_name(manifest: &str) -> Option<String> {
-    let mut in_package = false;
-    for line in manifest.lines() {
-        let line = strip_comment(line).trim();
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if in_package
-            && let Some((key, value)) = line.split_once('=')
-            && key.trim() == "name"
-        {
-            return quoted_strings(value).into_iter().next();
+/// What pass 3 reads in a manifest: the `[package]` keys that matter to
+/// `cargo run`, and the `[[bin]]` tables.
+#[derive(Debug, PartialEq, Eq)]
+struct Manifest {
+    /// `[package] name`.
+    name: Option<String>,
+    /// `[package] default-run`.
+    default_run: Option<String>,
+    /// `[package] autobins`: whether cargo looks for binaries itself.
+    autobins: bool,
+    /// Each `[[bin]]` table, in order.
+    bins: Vec<BinTable>,
+}
+
+/// A `[[bin]]` table of a manifest.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct BinTable {
+    /// Its `name` (cargo requires one; a table without is ignored).
+    name: Option<String>,
+    /// Its `path`, relative to the package's directory, if given.
+    path: Option<String>,
+}
+
+impl Manifest {
+    /// Reads a manifest line by line; see [`workspace_packages`] for what
+    /// that covers.
+    fn parse(text: &str) -> Manifest {
+        /// The table the line being read is in.
+        enum Table {
+            Package,
+            Bin,
+            Other,
+        }
+        let mut manifest = Manifest {
+            name: None,
+            default_run: None,
+            autobins: true,
+            bins: Vec::new(),
+        };
+        let mut table = Table::Other;
+        for line in text.lines() {
+            let line = strip_comment(line).trim();
+            if line.starts_with('[') {
+                // `[[ bin ]]` is `[[bin]]` too.
+                let header: String = line.split_whitespace().collect();
+                table = match header.as_str() {
+                    "[package]" => Table::Package,
+                    "[[bin]]" => {
+                        manifest.bins.push(BinTable::default());
+                        Table::Bin
+                    }
+                    _ => Table::Other,
+                };
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let string = || quoted_strings(value).into_iter().next();
+            match (&table, key.trim()) {
+                (Table::Package, "name") => manifest.name = manifest.name.take().or_else(string),
+                (Table::Package, "default-run") => manifest.default_run = string(),
+                (Table::Package, "autobins") => manifest.autobins = value.trim() != "false",
+                (Table::Bin, key @ ("name" | "path")) => {
+                    if let Some(bin) = manifest.bins.last_mut() {
+                        let field = if key == "name" {
+                            &mut bin.name
+                        } else {
+                            &mut bin.path
+                        };
+                        *field = string();
+                    }
+                }
+                _ => {}
+            }
+        }
+        manifest
+    }
+
+    /// The package this manifest describes, named `name`, in `dir`.
+    fn package(&self, name: &str, dir: &Path) -> io::Result<Package> {
+        Ok(Package {
+            binaries: self.binaries(&inferred_binaries(name, dir)?),
+            default_run: self.default_run.clone(),
+        })
+    }
+
+    /// The package's binaries, given those found in its directory
+    /// (`(name, path)` pairs from [`inferred_binaries`]), as cargo counts
+    /// them: every named `[[bin]]`, and unless `autobins = false`, every
+    /// found binary whose name and path no `[[bin]]` has taken.
+    fn binaries(&self, inferred: &[(String, String)]) -> BTreeSet<String> {
+        let mut binaries: BTreeSet<String> = self
+            .bins
+            .iter()
+            .filter_map(|bin| bin.name.clone())
+            .collect();
+        if !self.autobins {
+            return binaries;
+        }
+        let taken_paths: BTreeSet<&str> = self
+            .bins
+            .iter()
+            .filter_map(|bin| bin.path.as_deref())
+            .map(|path| path.trim_start_matches("./"))
+            .collect();
+        let taken_names = binaries.clone();
+        for (name, path) in inferred {
+            if !taken_names.contains(name) && !taken_paths.contains(path.as_str()) {
+                binaries.insert(name.clone());
+            }
+        }
+        binaries
+    }
+}
+
+/// The binaries cargo finds by itself in the package `name` in `dir`, as
+/// `(name, path)` pairs, the path relative to `dir` with `/` separators:
+/// `src/main.rs` named after the package, `src/bin/NAME.rs` and
+/// `src/bin/NAME/main.rs`. Like cargo, we skip names starting with `.`.
+///
+/// # Errors
+///
+/// Fails if `src/bin` exists but cannot be read.
+fn inferred_binaries(name: &str, dir: &Path) -> io::Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    if dir.join("src/main.rs").is_file() {
+        found.push((name.to_owned(), "src/main.rs".to_owned()));
+    }
+    let entries = match fs::read_dir(dir.join("src/bin")) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        // A name that is not UTF-8 cannot be typed in a chapter anyway.
+        let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
+            continue;
+        };
+        if file.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            if path.join("main.rs").is_file() {
+                found.push((file.to_owned(), format!("src/bin/{file}/main.rs")));
+            }
+        } else if let Some(stem) = file.strip_suffix(".rs") {
+            found.push((stem.to_owned(), format!("src/bin/{file}")));
         }
     }
-    None
+    found.sort();
+    Ok(found)
 }
 
 /// The entries of `members = [...]` in the `[workspace]` table of a
@@ -804,9 +1155,9 @@ mod tests {
     #[test]
     fn reads_cargo_commands() {
         let names = |line| {
-            cargo_packages(line)
+            cargo_commands(line)
                 .into_iter()
-                .map(|(_, p)| p)
+                .flat_map(|c| c.packages)
                 .collect::<Vec<_>>()
         };
         assert_eq!(names("$ cargo run -p echo -- 127.0.0.1:9100"), ["echo"]);
@@ -818,20 +1169,248 @@ mod tests {
         assert_eq!(names("cargo run --release --package chat."), ["chat"]);
         assert_eq!(names("in general `cargo run -p <lesson>`"), [] as [&str; 0]);
         assert_eq!(names("`cargo build` && ls -p x"), [] as [&str; 0]);
-        let (command, _) = &cargo_packages("try `cargo run -p nope` now")[0];
-        assert_eq!(command, "cargo run -p nope");
+        let text = |line| {
+            cargo_commands(line)
+                .into_iter()
+                .map(|c| c.text)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(text("try `cargo run -p nope` now"), ["cargo run -p nope"]);
+        assert_eq!(
+            text("Run `cargo run -p echo`, then `cargo test -p echo`."),
+            ["cargo run -p echo", "cargo test -p echo"]
+        );
+        assert_eq!(
+            text("(`cargo run -p echo`): and cargo run -p push."),
+            ["cargo run -p echo", "cargo run -p push"]
+        );
+    }
+
+    #[test]
+    fn reads_the_subcommand_and_the_target() {
+        let one = |line| {
+            let mut commands = cargo_commands(line);
+            assert_eq!(commands.len(), 1, "{line}");
+            commands.remove(0)
+        };
+        let run = one("`cargo run -p transports -- --bin x`");
+        assert_eq!(run.subcommand.as_deref(), Some("run"));
+        assert!(run.is_run());
+        // `--bin` after `--` is the program's, not cargo's.
+        assert_eq!((run.bin, run.picks_target), (None, false));
+
+        let bin = one("$ cargo run -p echo --bin echo-client -- hello");
+        assert_eq!(bin.bin.as_deref(), Some("echo-client"));
+        assert!(bin.picks_target);
+        let bin = one("`cargo run --bin=echo-client -p echo`.");
+        assert_eq!(bin.bin.as_deref(), Some("echo-client"));
+        assert_eq!(bin.packages, ["echo"]);
+
+        let example = one("cargo run -p wiretap --example by_hand -- --rsv1");
+        assert_eq!((example.bin, example.picks_target), (None, true));
+        let example = one("cargo run -p wiretap --example=by_hand");
+        assert!(example.picks_target);
+
+        // A placeholder binary is not checked, but it is still a choice.
+        let placeholder = one("cargo run -p echo --bin <name>");
+        assert_eq!((placeholder.bin, placeholder.picks_target), (None, true));
+
+        // Cargo's own options before the subcommand, a toolchain, the alias.
+        assert_eq!(
+            one("cargo +nightly --color always -q r -p x")
+                .subcommand
+                .as_deref(),
+            Some("r")
+        );
+        assert!(one("cargo --locked r -p x").is_run());
+        assert!(!one("`cargo test -p x`").is_run());
+        assert!(!one("cargo -p x").is_run());
+        assert_eq!(one("cargo run --bins -p x").bin, None);
+        assert!(one("cargo run --bins -p x").picks_target);
     }
 
     #[test]
     fn reads_manifests() {
         let root = "[workspace]\nresolver = \"3\"\n# lessons\nmembers = [\n    \"crates/a\", # first\n    'crates/b',\n]\n\n[workspace.package]\nname = \"not-this\"\n";
         assert_eq!(workspace_members(root), ["crates/a", "crates/b"]);
-        assert_eq!(package_name(root), None);
+        assert_eq!(Manifest::parse(root).name, None);
         let member = "[package]\nname = \"a\" # the lesson\nversion = \"0.1.0\"\n";
-        assert_eq!(package_name(member).as_deref(), Some("a"));
+        assert_eq!(Manifest::parse(member).name.as_deref(), Some("a"));
         assert_eq!(
             workspace_members("[workspace]\nmembers = [\"x\", \"y\"]\n"),
             ["x", "y"]
+        );
+    }
+
+    #[test]
+    fn reads_what_a_manifest_says_about_binaries() {
+        let manifest = Manifest::parse(
+            "[package]\nname = \"t\"\n# `cargo run -p t` runs the lesson\ndefault-run = \"t\" # not the bench\n\n\
+             [dependencies]\nname = \"not-this\"\n\n\
+             [[bin]]\nname = \"tool\"\npath = \"src/tool.rs\"\nrequired-features = [\n    \"x\",\n]\n\n\
+             [[ bin ]] # spaced\nname = 'other'\n\n\
+             [[bench]]\nname = \"not-a-bin\"\n",
+        );
+        assert_eq!(
+            manifest,
+            Manifest {
+                name: Some("t".into()),
+                default_run: Some("t".into()),
+                autobins: true,
+                bins: vec![
+                    BinTable {
+                        name: Some("tool".into()),
+                        path: Some("src/tool.rs".into()),
+                    },
+                    BinTable {
+                        name: Some("other".into()),
+                        path: None,
+                    },
+                ],
+            }
+        );
+        let plain = Manifest::parse("[package]\nname = \"p\"\nautobins = false\n");
+        assert_eq!(plain.default_run, None);
+        assert!(!plain.autobins);
+        assert!(plain.bins.is_empty());
+    }
+
+    #[test]
+    fn counts_binaries_as_cargo_does() {
+        let found = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|&(n, p)| (n.to_owned(), p.to_owned()))
+                .collect()
+        };
+        let names = |set: BTreeSet<String>| set.into_iter().collect::<Vec<_>>();
+        let inferred = found(&[
+            ("t", "src/main.rs"),
+            ("bench", "src/bin/bench.rs"),
+            ("multi", "src/bin/multi/main.rs"),
+        ]);
+        let manifest = |text: &str| Manifest::parse(&format!("[package]\nname = \"t\"\n{text}"));
+
+        // Found alone.
+        assert_eq!(
+            names(manifest("").binaries(&inferred)),
+            ["bench", "multi", "t"]
+        );
+        // A `[[bin]]` renaming src/main.rs takes its place; one naming a
+        // found binary with another path replaces it and takes that path's.
+        assert_eq!(
+            names(
+                manifest("[[bin]]\nname = \"renamed\"\npath = \"./src/main.rs\"\n")
+                    .binaries(&inferred)
+            ),
+            ["bench", "multi", "renamed"]
+        );
+        assert_eq!(
+            names(
+                manifest("[[bin]]\nname = \"bench\"\npath = \"src/bin/multi/main.rs\"\n")
+                    .binaries(&inferred)
+            ),
+            ["bench", "t"]
+        );
+        // A `[[bin]]` without a path is one of the found ones (cargo
+        // refuses a manifest where it is not).
+        assert_eq!(
+            names(manifest("[[bin]]\nname = \"bench\"\n").binaries(&inferred)),
+            ["bench", "multi", "t"]
+        );
+        // `autobins = false` keeps only the tables, src/main.rs included.
+        assert_eq!(
+            names(manifest("autobins = false\n[[bin]]\nname = \"bench\"\n").binaries(&inferred)),
+            ["bench"]
+        );
+        assert_eq!(
+            names(manifest("autobins = false\n").binaries(&inferred)),
+            [] as [&str; 0]
+        );
+    }
+
+    #[test]
+    fn finds_binaries_in_the_package_directory() {
+        let dir = std::env::temp_dir().join(format!("book-unit-{}-bins", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        for (file, contents) in [
+            ("src/main.rs", "fn main() {}"),
+            ("src/lib.rs", ""),
+            ("src/bin/bench.rs", "fn main() {}"),
+            ("src/bin/multi/main.rs", "fn main() {}"),
+            ("src/bin/multi/helper.rs", ""),
+            ("src/bin/no-main/helper.rs", ""),
+            ("src/bin/.hidden.rs", ""),
+            ("src/bin/notes.txt", ""),
+        ] {
+            let path = dir.join(file);
+            fs::create_dir_all(path.parent().expect("a parent")).expect("create a directory");
+            fs::write(path, contents).expect("write a file");
+        }
+        let found = inferred_binaries("t", &dir);
+        let _ = fs::remove_dir_all(&dir);
+        let found = found.expect("the directory reads");
+        let pairs: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("bench", "src/bin/bench.rs"),
+                ("multi", "src/bin/multi/main.rs"),
+                ("t", "src/main.rs"),
+            ]
+        );
+        // No src/bin at all is no error.
+        assert_eq!(
+            inferred_binaries("t", &std::env::temp_dir().join("book-unit-none")).expect("reads"),
+            []
+        );
+    }
+
+    #[test]
+    fn says_which_binary_cargo_cannot_choose() {
+        let package = |binaries: &[&str], default_run: Option<&str>| Package {
+            binaries: binaries.iter().map(|&b| b.to_owned()).collect(),
+            default_run: default_run.map(str::to_owned),
+        };
+        let fault = |line: &str, package: &Package| {
+            let command = &cargo_commands(line)[0];
+            binary_fault(command, "t", package).map(|f| f.to_string())
+        };
+        let two = package(&["t", "t-bench"], None);
+        assert_eq!(
+            fault("cargo run -p t", &two).as_deref(),
+            Some(
+                "`cargo run -p t` is ambiguous: the package has binaries t, t-bench and no default-run \
+                 (name one with `--bin`, or set `default-run` in its `[package]`)"
+            )
+        );
+        assert_eq!(fault("cargo run -p t --bin t-bench", &two), None);
+        assert_eq!(fault("cargo run -p t --example demo", &two), None);
+        assert_eq!(fault("cargo test -p t", &two), None);
+        assert_eq!(
+            fault("cargo run -p t", &package(&["t", "t-bench"], Some("t"))),
+            None
+        );
+        assert_eq!(fault("cargo run -p t", &package(&["t"], None)), None);
+        assert_eq!(
+            fault("cargo run -p t", &package(&[], None)).as_deref(),
+            Some("`cargo run -p t`: the package `t` has no binary to run")
+        );
+        assert_eq!(fault("cargo test -p t", &package(&[], None)), None);
+        assert_eq!(
+            fault("cargo run -p t --bin gone", &two).as_deref(),
+            Some(
+                "`cargo run -p t --bin gone`: the package `t` has no binary `gone` (its binaries: t, t-bench)"
+            )
+        );
+        assert_eq!(
+            fault("cargo build -p t --bin=gone", &package(&[], None)).as_deref(),
+            Some(
+                "`cargo build -p t --bin=gone`: the package `t` has no binary `gone` (it has no binaries)"
+            )
         );
     }
 }

@@ -24,7 +24,9 @@
 //!   word. Either way the build succeeds and the book quietly stops showing
 //!   the code it talks about. The checker turns
 //!   each such slip into a failure that names the file and line, and also
-//!   catches `cargo run -p` commands for packages that do not exist.
+//!   catches `cargo run -p` commands for packages that do not exist, or that
+//!   leave cargo no single binary to run (several and no `default-run`, none,
+//!   or a `--bin` the package does not have).
 //! - [`serve()`] is a small static file server on Tokio, written by hand for
 //!   the same reason the lessons are: it is short, and every rule in it (no
 //!   path leaves the book, a bounded request head, a read deadline) is one a

@@ -41,7 +41,7 @@ fn the_workspace_packages_include_every_lesson_so_far() {
     let packages = book::check::workspace_packages(&book::workspace_root()).expect("manifests");
     for package in ["handshake", "frame", "book"] {
         assert!(
-            packages.contains(package),
+            packages.contains_key(package),
             "{package} missing from {packages:?}"
         );
     }

@@ -31,7 +31,7 @@ pub fn rest() {}
 ";
 
 /// A workspace in a temporary directory: a root manifest with one member
-/// package, `lesson`, and a book in `book/` whose only chapter is `chapter`.
+/// package, `lesson` (a library and one binary), and a book in `book/` whose only chapter is `chapter`.
 struct Fixture {
     dir: TempDir,
 }
@@ -48,6 +48,8 @@ impl Fixture {
             "[package]\nname = \"lesson\"\nversion = \"0.1.0\"\n",
         );
         dir.write("crates/lesson/src/lib.rs", LESSON);
+        // A binary, so that `cargo run -p lesson` has one to run.
+        dir.write("crates/lesson/src/main.rs", "fn main() {}\n");
         dir.write(
             "book/book.toml",
             "[book]\ntitle = \"Test\"\n\n[build]\nbuild-dir = \"build\"\ncreate-missing = false\n",
@@ -318,4 +320,157 @@ fn every_markdown_file_is_checked_not_only_chapters() {
     // And the snippet is the only thing wrong: remove it and the book is sound.
     fs::remove_file(&snippet).expect("remove the snippet");
     assert_eq!(fixture.check(), []);
+}
+
+/// The lesson's manifest once it has a second binary, as `transports` has
+/// its benchmark: `default-run` is what keeps `cargo run -p lesson` working.
+const TWO_BINARIES: &str = "\
+[package]
+name = \"lesson\"
+version = \"0.1.0\"
+# `cargo run -p lesson` runs the lesson, not the benchmark.
+default-run = \"lesson\"
+";
+
+#[test]
+fn a_run_command_is_caught_when_default_run_is_removed() {
+    let fixture = Fixture::new(
+        "default-run",
+        &chapter(
+            "Run `cargo run -p lesson`, then\n\n```console\n\
+             $ cargo run -p lesson --bin lesson-bench -- --rate 5\n\
+             $ cargo test -p lesson\n\
+             ```",
+        ),
+    );
+    fixture
+        .dir
+        .write("crates/lesson/src/bin/lesson-bench.rs", "fn main() {}\n");
+    let manifest = fixture.dir.write("crates/lesson/Cargo.toml", TWO_BINARIES);
+    let readme = fixture.dir.write(
+        "README.md",
+        "# Test\n\n    cargo run -p lesson   # the lesson on :9000\n",
+    );
+    // With `default-run`, every command works.
+    assert_eq!(fixture.check(), []);
+
+    let without: String = TWO_BINARIES
+        .lines()
+        .filter(|line| !line.starts_with("default-run"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    fs::write(&manifest, without).expect("rewrite the manifest");
+    let problems = fixture.check();
+    let found: Vec<(PathBuf, usize)> = problems
+        .iter()
+        .map(|p| match &p.fault {
+            Fault::AmbiguousRun {
+                package, binaries, ..
+            } => {
+                assert_eq!(package, "lesson");
+                assert_eq!(binaries, &["lesson", "lesson-bench"]);
+                (p.file.clone(), p.line)
+            }
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    // The `--bin` and the `cargo test` are still fine.
+    assert_eq!(found, [(fixture.chapter(), 5), (readme, 3)]);
+    let message = problems[0].to_string();
+    assert!(
+        message.contains(
+            "`cargo run -p lesson` is ambiguous: the package has binaries lesson, lesson-bench and no default-run"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_run_command_needs_a_binary_the_package_has() {
+    let fixture = Fixture::new(
+        "binaries",
+        &chapter(
+            "```console\n\
+             $ cargo run -p lesson --bin gone\n\
+             $ cargo run -p tool\n\
+             $ cargo test -p tool\n\
+             $ cargo run -p runner -- --flag\n\
+             $ cargo run -p runner --bin helper\n\
+             $ cargo run -p runner --bin=runner\n\
+             $ cargo run -p runner --bin <name>\n\
+             $ cargo build -p tool --bin runner\n\
+             ```",
+        ),
+    );
+    fixture.dir.write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"3\"\nmembers = [\"crates/lesson\", \"crates/tool\", \"crates/runner\"]\n",
+    );
+    // A library and nothing to run.
+    fixture.dir.write(
+        "crates/tool/Cargo.toml",
+        "[package]\nname = \"tool\"\nversion = \"0.1.0\"\n",
+    );
+    fixture.dir.write("crates/tool/src/lib.rs", "//! A tool.\n");
+    // Two binaries: one from a `[[bin]]` table with its own path, one from a
+    // directory under src/bin.
+    fixture.dir.write(
+        "crates/runner/Cargo.toml",
+        "[package]\nname = \"runner\"\nversion = \"0.1.0\"\n\n[[bin]]\nname = \"runner\"\npath = \"src/cli.rs\"\n",
+    );
+    fixture
+        .dir
+        .write("crates/runner/src/cli.rs", "fn main() {}\n");
+    fixture
+        .dir
+        .write("crates/runner/src/bin/helper/main.rs", "fn main() {}\n");
+
+    let problems = fixture.check();
+    let found: Vec<(usize, String)> = problems.iter().map(|p| (p.line, p.to_string())).collect();
+    let chapter = fixture.chapter();
+    let at =
+        |line: usize, message: &str| (line, format!("{}:{line}: {message}", chapter.display()));
+    assert_eq!(
+        found,
+        [
+            at(
+                6,
+                "`cargo run -p lesson --bin gone`: the package `lesson` has no binary `gone` (its binaries: lesson)"
+            ),
+            at(
+                7,
+                "`cargo run -p tool`: the package `tool` has no binary to run"
+            ),
+            at(
+                9,
+                "`cargo run -p runner` is ambiguous: the package has binaries helper, runner and no default-run \
+                 (name one with `--bin`, or set `default-run` in its `[package]`)"
+            ),
+            at(
+                13,
+                "`cargo build -p tool --bin runner`: the package `tool` has no binary `runner` (it has no binaries)"
+            ),
+        ]
+    );
+    assert!(matches!(
+        problems.as_slice(),
+        [
+            Problem {
+                fault: Fault::UnknownBinary { .. },
+                ..
+            },
+            Problem {
+                fault: Fault::NothingToRun { .. },
+                ..
+            },
+            Problem {
+                fault: Fault::AmbiguousRun { .. },
+                ..
+            },
+            Problem {
+                fault: Fault::UnknownBinary { .. },
+                ..
+            },
+        ]
+    ));
 }
