@@ -4,13 +4,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{EchoOptions, IdleOptions, Target};
+use crate::{BroadcastOptions, EchoOptions, IdleOptions, Protocol, TAG_LEN, Target};
 
 /// What `--help` prints.
 pub const USAGE: &str = "\
 usage: loadgen [--url URL] [--connections N] [--size BYTES] [--duration D] [--warmup D]
                [--server-pid PID] [--threads N] [--json]
        loadgen --idle N [--url URL] [--hold D] [--server-pid PID] [--threads N] [--json]
+       loadgen --broadcast N [--protocol chatroom|plain] [--rate R] [--size BYTES]
+               [--duration D] [--warmup D] [--url URL] [--server-pid PID] [--threads N] [--json]
 
 Echo mode (the default), closed loop: N connections each send one masked text
 message of BYTES, wait for its echo, check it and time it, and repeat. After
@@ -19,21 +21,37 @@ the warm-up, round trips are recorded for D; then msgs/s and p50/p99/p99.9.
 Idle mode: open N connections, hold them for the --hold time, and report how
 much the server's memory grew per connection (needs --server-pid).
 
+Broadcast mode, open loop: N clients join one chat room; R messages a second
+go in, from the clients in turn; every client times every message it
+receives (fan-out latency) and checks it got every message meant for it,
+once, in the order everybody saw. Loss, duplicates and order are counted
+over warm-up and window; latency over the window.
+
   --url URL          ws://HOST[:PORT]/PATH, loopback only   [ws://127.0.0.1:9003/ws]
+                     (broadcast: [ws://127.0.0.1:9005/ws] for chatroom,
+                     [ws://127.0.0.1:8080/] for plain, the servers' defaults)
   --connections N    connections, one message in flight each [100]
   --size BYTES       text bytes per message                  [20]
+                     (broadcast: 20 to 1000; the first 20 are the tag)
   --duration D       measured time: 300ms, 10s, 1.5m        [10s]
   --warmup D         time before it, not recorded            [2s]
   --idle N           idle mode with N connections
   --hold D           idle mode: hold before weighing         [1s]
-  --server-pid PID   report the server's CPU share (echo) or memory (idle)
+  --broadcast N      broadcast mode with N clients (2 or more)
+  --protocol P       broadcast: chatroom (lesson 5's JSON: join, then say;
+                     everyone gets each message, the sender too) or plain
+                     (text relayed to every other connection, as in
+                     tokio-tungstenite's examples/server.rs)   [chatroom]
+  --rate R           broadcast: messages per second, in total  [100]
+  --server-pid PID   report the server's CPU share (echo, broadcast) and
+                     memory (idle, broadcast)
   --threads N        runtime threads; 1 suits a generator pinned to one core [1]
   --json             one line of JSON instead of the human report
 
 Only loopback servers are accepted. Many connections need a raised open-file
 limit: `ulimit -n` in this shell and in the server's.";
 
-/// The most connections either mode opens: below the 28,232 local ports
+/// The most connections any mode opens: below the 28,232 local ports
 /// Linux hands out by default (32768-60999), the real ceiling for one client
 /// address talking to one server port.
 pub const MAX_CONNECTIONS: usize = 25_000;
@@ -45,6 +63,19 @@ pub const MAX_DURATION: Duration = Duration::from_secs(600);
 pub const MAX_WARMUP: Duration = Duration::from_secs(60);
 /// The most runtime threads.
 pub const MAX_THREADS: usize = 64;
+/// The fewest broadcast clients: with one, a relay that skips the sender
+/// has nobody to deliver to.
+pub const MIN_CLIENTS: usize = 2;
+/// The highest broadcast rate, messages per second in total: 10,000, a
+/// hundred times the issue's. Each is delivered to every client, so the
+/// deliveries per second are this times the clients.
+pub const MAX_RATE: usize = 10_000;
+/// The largest broadcast message: 1,000 characters, lesson 5's chat limit.
+pub const MAX_BROADCAST_SIZE: usize = 1000;
+/// The most deliveries one broadcast run may owe (clients × rate ×
+/// (warm-up + duration)): 50 million. Every one is remembered, 4 bytes
+/// each, for the loss and order check after the run: 200 MB at most.
+pub const MAX_DELIVERIES: u64 = 50_000_000;
 
 /// The default server: lesson 3's echo.
 pub const DEFAULT_URL: &str = "ws://127.0.0.1:9003/ws";
@@ -56,6 +87,8 @@ pub enum Mode {
     Echo(EchoOptions),
     /// Idle connections and the server's memory.
     Idle(IdleOptions),
+    /// A chat room's fan-out: latency, loss, order.
+    Broadcast(BroadcastOptions),
 }
 
 /// A parsed command line.
@@ -104,6 +137,9 @@ struct Given {
     warmup: Option<String>,
     idle: Option<String>,
     hold: Option<String>,
+    broadcast: Option<String>,
+    protocol: Option<String>,
+    rate: Option<String>,
     server_pid: Option<String>,
     threads: Option<String>,
     json: bool,
@@ -115,8 +151,8 @@ struct Given {
 /// # Errors
 ///
 /// [`ArgsError`]: an unknown or repeated flag, a missing or malformed value,
-/// a value out of range, an echo flag in idle mode (or the reverse), or a
-/// URL that is not loopback.
+/// a value out of range, a flag of another mode (`--hold` in echo mode),
+/// or a URL that is not loopback.
 pub fn parse_args<I>(args: I) -> Result<Parsed, ArgsError>
 where
     I: IntoIterator<Item = String>,
@@ -143,6 +179,9 @@ where
             "--warmup" => &mut given.warmup,
             "--idle" => &mut given.idle,
             "--hold" => &mut given.hold,
+            "--broadcast" => &mut given.broadcast,
+            "--protocol" => &mut given.protocol,
+            "--rate" => &mut given.rate,
             "--server-pid" => &mut given.server_pid,
             "--threads" => &mut given.threads,
             f if f.starts_with('-') => return Err(error(format!("unknown flag {f} (see --help)"))),
@@ -161,9 +200,87 @@ where
     build(given).map(Parsed::Run)
 }
 
+/// The modes, by the flag that selects them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Echo,
+    Idle,
+    Broadcast,
+}
+
+impl Which {
+    fn describe(self) -> &'static str {
+        match self {
+            Which::Echo => "echo mode (the default)",
+            Which::Idle => "idle mode (--idle N)",
+            Which::Broadcast => "broadcast mode (--broadcast N)",
+        }
+    }
+}
+
 /// Applies defaults and limits.
 fn build(given: Given) -> Result<Cli, ArgsError> {
-    let url = given.url.as_deref().unwrap_or(DEFAULT_URL);
+    let which = match (&given.idle, &given.broadcast) {
+        (Some(_), Some(_)) => {
+            return Err(error(
+                "--idle and --broadcast are two different modes: choose one",
+            ));
+        }
+        (Some(_), None) => Which::Idle,
+        (None, Some(_)) => Which::Broadcast,
+        (None, None) => Which::Echo,
+    };
+    // Which flag belongs to which modes: one given to another mode is a
+    // mistake to point out, not to ignore.
+    let belongs: [(&str, bool, &[Which]); 7] = [
+        ("--connections", given.connections.is_some(), &[Which::Echo]),
+        (
+            "--size",
+            given.size.is_some(),
+            &[Which::Echo, Which::Broadcast],
+        ),
+        (
+            "--duration",
+            given.duration.is_some(),
+            &[Which::Echo, Which::Broadcast],
+        ),
+        (
+            "--warmup",
+            given.warmup.is_some(),
+            &[Which::Echo, Which::Broadcast],
+        ),
+        ("--hold", given.hold.is_some(), &[Which::Idle]),
+        ("--protocol", given.protocol.is_some(), &[Which::Broadcast]),
+        ("--rate", given.rate.is_some(), &[Which::Broadcast]),
+    ];
+    for (flag, present, modes) in belongs {
+        if present && !modes.contains(&which) {
+            let modes: Vec<_> = modes.iter().map(|m| m.describe()).collect();
+            let mut message = format!("{flag} is for {}", modes.join(" and "));
+            if flag == "--connections" && which != Which::Echo {
+                message += &format!(
+                    "; --{} takes its count as its value",
+                    if which == Which::Idle {
+                        "idle"
+                    } else {
+                        "broadcast"
+                    }
+                );
+            }
+            return Err(error(message));
+        }
+    }
+
+    let protocol = match given.protocol.as_deref() {
+        None => Protocol::Chatroom,
+        Some(name) => Protocol::parse(name)
+            .ok_or_else(|| error(format!("--protocol is chatroom or plain, not {name:?}")))?,
+    };
+    let default_url = match which {
+        Which::Broadcast => protocol.default_url(),
+        Which::Echo | Which::Idle => DEFAULT_URL,
+    };
+    let url = given.url.as_deref().unwrap_or(default_url);
     let target = Target::parse(url).map_err(|e| error(e.to_string()))?;
     let server_pid = given
         .server_pid
@@ -174,22 +291,36 @@ fn build(given: Given) -> Result<Cli, ArgsError> {
         .threads
         .as_deref()
         .map_or(Ok(1), |v| number("--threads", v, 1, MAX_THREADS))?;
+    let (min_size, max_size) = match which {
+        Which::Broadcast => (TAG_LEN, MAX_BROADCAST_SIZE),
+        Which::Echo | Which::Idle => (0, MAX_SIZE),
+    };
+    let size = given
+        .size
+        .as_deref()
+        .map_or(Ok(20), |v| number("--size", v, min_size, max_size))?;
+    let measured = given
+        .duration
+        .as_deref()
+        .map_or(Ok(Duration::from_secs(10)), |v| {
+            duration("--duration", v, Duration::from_millis(1), MAX_DURATION)
+        })?;
+    let warmup = given
+        .warmup
+        .as_deref()
+        .map_or(Ok(Duration::from_secs(2)), |v| {
+            duration("--warmup", v, Duration::ZERO, MAX_WARMUP)
+        })?;
 
-    let mode = if let Some(idle) = given.idle.as_deref() {
-        let echo_only = [
-            ("--connections", &given.connections),
-            ("--size", &given.size),
-            ("--duration", &given.duration),
-            ("--warmup", &given.warmup),
-        ];
-        if let Some((flag, _)) = echo_only.iter().find(|(_, v)| v.is_some()) {
-            return Err(error(format!(
-                "{flag} is for echo mode; --idle takes its count as its value"
-            )));
-        }
-        Mode::Idle(IdleOptions {
+    let mode = match which {
+        Which::Idle => Mode::Idle(IdleOptions {
             target,
-            connections: number("--idle", idle, 1, MAX_CONNECTIONS)?,
+            connections: number(
+                "--idle",
+                given.idle.as_deref().unwrap_or_default(),
+                1,
+                MAX_CONNECTIONS,
+            )?,
             hold: given
                 .hold
                 .as_deref()
@@ -197,35 +328,50 @@ fn build(given: Given) -> Result<Cli, ArgsError> {
                     duration("--hold", v, Duration::ZERO, MAX_DURATION)
                 })?,
             server_pid,
-        })
-    } else {
-        if given.hold.is_some() {
-            return Err(error("--hold is for idle mode (--idle N)"));
+        }),
+        Which::Broadcast => {
+            let clients = number(
+                "--broadcast",
+                given.broadcast.as_deref().unwrap_or_default(),
+                MIN_CLIENTS,
+                MAX_CONNECTIONS,
+            )?;
+            let rate = given
+                .rate
+                .as_deref()
+                .map_or(Ok(100), |v| number("--rate", v, 1, MAX_RATE))?;
+            let owed = clients as f64 * rate as f64 * (warmup + measured).as_secs_f64();
+            if owed > MAX_DELIVERIES as f64 {
+                return Err(error(format!(
+                    "{clients} clients × {rate} msgs/s × {:.1} s (warm-up and duration) is {owed:.0} \
+                     deliveries, over the {MAX_DELIVERIES} a run may check: fewer clients, a \
+                     lower rate or a shorter run",
+                    (warmup + measured).as_secs_f64()
+                )));
+            }
+            Mode::Broadcast(BroadcastOptions {
+                target,
+                clients,
+                protocol,
+                // At most MAX_RATE, which fits.
+                rate: rate as u32,
+                size,
+                duration: measured,
+                warmup,
+                server_pid,
+            })
         }
-        Mode::Echo(EchoOptions {
+        Which::Echo => Mode::Echo(EchoOptions {
             target,
             connections: given
                 .connections
                 .as_deref()
                 .map_or(Ok(100), |v| number("--connections", v, 1, MAX_CONNECTIONS))?,
-            size: given
-                .size
-                .as_deref()
-                .map_or(Ok(20), |v| number("--size", v, 0, MAX_SIZE))?,
-            duration: given
-                .duration
-                .as_deref()
-                .map_or(Ok(Duration::from_secs(10)), |v| {
-                    duration("--duration", v, Duration::from_millis(1), MAX_DURATION)
-                })?,
-            warmup: given
-                .warmup
-                .as_deref()
-                .map_or(Ok(Duration::from_secs(2)), |v| {
-                    duration("--warmup", v, Duration::ZERO, MAX_WARMUP)
-                })?,
+            size,
+            duration: measured,
+            warmup,
             server_pid,
-        })
+        }),
     };
     Ok(Cli {
         mode,
@@ -333,6 +479,84 @@ mod tests {
         );
         assert_eq!(parse("-h"), Ok(Parsed::Help));
         assert_eq!(parse("--size 5 --help"), Ok(Parsed::Help));
+    }
+
+    #[test]
+    fn broadcast_defaults_and_flags() {
+        let Mode::Broadcast(b) = cli("--broadcast 1000").mode else {
+            panic!("--broadcast selects broadcast mode")
+        };
+        assert_eq!(b.target.to_string(), "ws://127.0.0.1:9005/ws");
+        assert_eq!(
+            (b.clients, b.protocol, b.rate, b.size),
+            (1000, Protocol::Chatroom, 100, 20)
+        );
+        assert_eq!(
+            (b.duration, b.warmup, b.server_pid),
+            (Duration::from_secs(10), Duration::from_secs(2), None)
+        );
+
+        let Mode::Broadcast(b) = cli("--broadcast=3 --protocol plain --rate 250 --size 1000 \
+             --duration 300ms --warmup 0 --server-pid 9")
+        .mode
+        else {
+            panic!()
+        };
+        assert_eq!(
+            b.target.to_string(),
+            "ws://127.0.0.1:8080/",
+            "plain: the example's port"
+        );
+        assert_eq!(
+            (b.clients, b.protocol, b.rate, b.size),
+            (3, Protocol::Plain, 250, 1000)
+        );
+        assert_eq!(
+            (b.duration, b.warmup, b.server_pid),
+            (Duration::from_millis(300), Duration::ZERO, Some(9))
+        );
+        let Mode::Broadcast(b) = cli("--broadcast 2 --url ws://127.0.0.1:21000/ws").mode else {
+            panic!()
+        };
+        assert_eq!(b.target.addr, "127.0.0.1:21000".parse().unwrap());
+    }
+
+    #[test]
+    fn broadcast_limits() {
+        let cases = [
+            ("--broadcast 1", "--broadcast must be 2 to 25000"),
+            ("--broadcast 25001", "--broadcast must be 2 to 25000"),
+            ("--broadcast x", "whole number"),
+            ("--broadcast 10 --rate 0", "--rate must be 1 to 10000"),
+            ("--broadcast 10 --rate 10001", "--rate must be 1 to 10000"),
+            ("--broadcast 10 --size 19", "--size must be 20 to 1000"),
+            ("--broadcast 10 --size 1001", "--size must be 20 to 1000"),
+            ("--broadcast 10 --protocol json", "chatroom or plain"),
+            (
+                "--broadcast 10 --connections 5",
+                "--connections is for echo mode",
+            ),
+            (
+                "--broadcast 10 --connections 5",
+                "--broadcast takes its count",
+            ),
+            ("--broadcast 10 --hold 1s", "--hold is for idle mode"),
+            ("--broadcast 10 --idle 10", "choose one"),
+            ("--rate 5", "--rate is for broadcast mode"),
+            ("--protocol plain", "--protocol is for broadcast mode"),
+            ("--idle 5 --rate 5", "--rate is for broadcast mode"),
+            ("--idle 5 --connections 5", "--idle takes its count"),
+            // 25,000 × 10,000 × 12 s: far more than a run may remember.
+            ("--broadcast 25000 --rate 10000", "over the 50000000"),
+            ("--broadcast 2 --url ws://example.com/", "only loopback"),
+        ];
+        for (args, want) in cases {
+            let e = parse(args).expect_err(args);
+            assert!(e.0.contains(want), "{args}: {e}");
+        }
+        // Just under the delivery limit is fine: 1,000 × 4,000 × 12 s = 48 M.
+        assert!(parse("--broadcast 1000 --rate 4000").is_ok());
+        assert!(parse("--broadcast 1000 --rate 4200").is_err());
     }
 
     #[test]

@@ -297,7 +297,44 @@ impl Client {
         }
     }
 
-    /// The next message or control frame, reading as needed.
+    /// The next text or binary message, or a ping, for a task that also
+    /// writes on this connection and so waits for this inside a
+    /// `tokio::select!`.
+    ///
+    /// Cancel-safe, unlike [`Client::recv`]: its only wait is the read into
+    /// our buffer (`read_buf`, which loses nothing when cancelled), so a
+    /// `select!` that picks another branch leaves no half-written frame
+    /// behind. That is why pings come back to the caller, to answer with
+    /// [`Client::pong`] outside the `select!`. Pongs are skipped; a Close is
+    /// answered (without waiting) and ends the session.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::recv`].
+    pub(crate) async fn next_event(&mut self) -> Result<Message, SessionError> {
+        loop {
+            match self.next_message().await? {
+                Message::Pong(_) => {}
+                Message::Close(close) => {
+                    self.send_now(Frame::close(close.clone()));
+                    return Err(SessionError::ServerClosed(close));
+                }
+                event => return Ok(event),
+            }
+        }
+    }
+
+    /// Answers a ping (RFC 6455 §5.5.2) that [`Client::next_event`] returned.
+    ///
+    /// # Errors
+    ///
+    /// The write failed.
+    pub(crate) async fn pong(&mut self, payload: bytes::Bytes) -> io::Result<()> {
+        self.send(Frame::pong(payload)).await
+    }
+
+    /// The next message or control frame, reading as needed. Cancel-safe:
+    /// see [`Client::next_event`].
     async fn next_message(&mut self) -> Result<Message, SessionError> {
         loop {
             // The decoder takes one whole frame off the buffer or says "not

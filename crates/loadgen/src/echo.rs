@@ -141,7 +141,7 @@ impl EchoReport {
     }
 }
 
-fn round3(x: f64) -> f64 {
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
@@ -222,24 +222,24 @@ struct Outcome {
 /// kernel). One shared histogram stays in cache; the lock around a
 /// few-nanosecond record is uncontended on the default one-thread runtime
 /// and cheap on a few threads.
-type Recorder = Arc<Mutex<Histogram<u64>>>;
+pub(crate) type Recorder = Arc<Mutex<Histogram<u64>>>;
 
 /// A histogram of microseconds with 3 significant figures (0.1%
 /// resolution), growing as values arrive: it starts at 16 KB (up to 2 ms)
 /// instead of the ~140 KB a 1-minute range would take up front.
-fn new_histogram() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     // 3 significant figures is within the 0..=5 the crate allows.
     Histogram::new(3).expect("3 significant figures is a valid precision")
 }
 
 /// The histogram, even if a task panicked while holding it: a record is a
 /// single counter increment, so a poisoned lock cannot hide a torn value.
-fn lock(recorder: &Recorder) -> std::sync::MutexGuard<'_, Histogram<u64>> {
+pub(crate) fn lock(recorder: &Recorder) -> std::sync::MutexGuard<'_, Histogram<u64>> {
     recorder.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Records one round trip, in whole microseconds.
-fn record(histogram: &mut Histogram<u64>, round_trip: Duration) {
+pub(crate) fn record(histogram: &mut Histogram<u64>, round_trip: Duration) {
     let micros = u64::try_from(round_trip.as_micros()).unwrap_or(u64::MAX);
     // `record` grows the histogram to fit; `saturating_record` would clamp
     // to its current top (2,047 µs at first) and quietly flatten the very
@@ -460,14 +460,14 @@ impl Payload {
 // ANCHOR_END: payload
 
 /// CPU time used so far by the server and by us, and when we looked.
-struct CpuSample {
+pub(crate) struct CpuSample {
     at: Instant,
     server: Option<Duration>,
     loadgen: Option<Duration>,
 }
 
 impl CpuSample {
-    fn take(server_pid: Option<u32>) -> CpuSample {
+    pub(crate) fn take(server_pid: Option<u32>) -> CpuSample {
         CpuSample {
             at: Instant::now(),
             server: server_pid.and_then(|pid| sys::cpu_time(pid).ok()),
@@ -476,7 +476,7 @@ impl CpuSample {
     }
 
     /// (server, loadgen) CPU time since `earlier`, as a share of wall time.
-    fn share_since(&self, earlier: &CpuSample) -> (Option<f64>, Option<f64>) {
+    pub(crate) fn share_since(&self, earlier: &CpuSample) -> (Option<f64>, Option<f64>) {
         let wall = (self.at - earlier.at).as_secs_f64();
         let share = |now: Option<Duration>, then: Option<Duration>| {
             let used = now?.checked_sub(then?)?;

@@ -6,7 +6,7 @@
 //! handshake and frame codec on raw `TcpStream`s: one `send` and one `recv`
 //! system call per message, nothing a server does not also pay.
 //!
-//! Two modes:
+//! Three modes:
 //!
 //! - **echo** (closed loop): N connections each send one masked text message,
 //!   wait for its echo, check it byte for byte, record the round trip in an
@@ -14,6 +14,12 @@
 //!   measured window gives msgs/s and p50/p99/p99.9 round-trip times.
 //! - **idle**: open N connections, hold them, and report how much the
 //!   server's resident memory grew per connection.
+//! - **broadcast** (open loop): N clients in one chat room (lesson 5's JSON
+//!   protocol, or plain text relayed to every other connection as in
+//!   tokio-tungstenite's chat example); R messages a second go in, from the
+//!   clients in turn, and every client records the fan-out latency of
+//!   every message it receives and proves it lost none: every message
+//!   meant for it, exactly once, in the one order everybody saw.
 //!
 //! Only loopback servers are accepted ([`Target::parse`]), every count and
 //! duration is bounded ([`args`]), and every failure is counted by kind
@@ -25,11 +31,17 @@
 //! cargo run --release -p loadgen -- --connections 100 --size 20 --duration 10s \
 //!     --server-pid "$(pgrep -nx echo)"                # msgs/s, p50/p99/p99.9, CPU
 //! cargo run --release -p loadgen -- --idle 10000 --server-pid "$(pgrep -nx echo)"
+//! # lesson 5 on :9005; all our clients come from one address
+//! cargo run --release -p chatroom -- --max-connections 2000 --max-per-ip 2000 &
+//! cargo run --release -p loadgen -- --broadcast 1000 --rate 100 \
+//!     --server-pid "$(pgrep -nx chatroom)"          # loss, fan-out p50/p99, CPU, RSS
 //! ```
 //!
-//! `scripts/bench-echo.sh` runs both modes against our echo server and the
-//! tokio-tungstenite reference, pinned to separate cores, and writes the
-//! tables the book's performance appendix shows.
+//! `scripts/bench-echo.sh` runs the echo and idle modes against our echo
+//! server and the tokio-tungstenite reference, pinned to separate cores,
+//! and `scripts/bench-chat.sh` the broadcast and idle modes against our chat
+//! room and tokio-tungstenite's chat example; both write the tables the
+//! book's performance appendix shows.
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -38,15 +50,19 @@
 //! | `fleet` | [`open_many`], [`close_all`]: many connections, a bounded number at a time |
 //! | `echo` | [`run_echo`]: the closed loop and its [`EchoReport`] |
 //! | `idle` | [`run_idle`]: idle connections and the server's memory |
+//! | `broadcast` | [`run_broadcast`]: the open-loop chat room and its [`BroadcastReport`] |
+//! | [`ledger`] | who should have received what, checked after a broadcast run |
 //! | [`sys`] | open-file limits, local ports, RSS and CPU time from `/proc` |
 //! | `tally` | [`Tally`]: failures by kind, one example each |
 //! | [`args`] | the command line |
 
 pub mod args;
+mod broadcast;
 mod client;
 mod echo;
 mod fleet;
 mod idle;
+pub mod ledger;
 pub mod sys;
 mod tally;
 mod target;
@@ -54,6 +70,10 @@ mod target;
 use std::fmt;
 
 pub use args::{Cli, Mode, Parsed, USAGE, parse_args};
+pub use broadcast::{
+    BroadcastOptions, BroadcastReport, DELIVERY_GRACE, JOIN_CONCURRENCY, Protocol, SETUP_TIMEOUT,
+    TAG_LEN, run_broadcast,
+};
 pub use client::{CONNECT_TIMEOUT, Client, ConnectError, Echo, SERVER_FIN_WAIT, SessionError};
 pub use echo::{EchoOptions, EchoReport, Latency, STALL_GRACE, run_echo};
 pub use fleet::{CLOSE_TIMEOUT, CONNECT_CONCURRENCY, Opened, close_all, open_many};
@@ -62,13 +82,15 @@ pub use sys::CapacityError;
 pub use tally::Tally;
 pub use target::{Target, TargetError};
 
-/// What a run found, in either mode.
+/// What a run found, in any mode.
 #[derive(Debug, Clone)]
 pub enum Report {
     /// From [`run_echo`].
     Echo(EchoReport),
     /// From [`run_idle`].
     Idle(IdleReport),
+    /// From [`run_broadcast`].
+    Broadcast(BroadcastReport),
 }
 
 impl Report {
@@ -77,6 +99,7 @@ impl Report {
         match self {
             Report::Echo(r) => &r.errors,
             Report::Idle(r) => &r.errors,
+            Report::Broadcast(r) => &r.errors,
         }
     }
 
@@ -85,6 +108,7 @@ impl Report {
         match self {
             Report::Echo(r) => r.to_json(),
             Report::Idle(r) => r.to_json(),
+            Report::Broadcast(r) => r.to_json(),
         }
     }
 }
@@ -94,6 +118,7 @@ impl fmt::Display for Report {
         match self {
             Report::Echo(r) => r.fmt(f),
             Report::Idle(r) => r.fmt(f),
+            Report::Broadcast(r) => r.fmt(f),
         }
     }
 }
@@ -108,5 +133,6 @@ pub async fn run(mode: &Mode) -> Result<Report, CapacityError> {
     match mode {
         Mode::Echo(options) => run_echo(options).await.map(Report::Echo),
         Mode::Idle(options) => run_idle(options).await.map(Report::Idle),
+        Mode::Broadcast(options) => run_broadcast(options).await.map(Report::Broadcast),
     }
 }

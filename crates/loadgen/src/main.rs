@@ -1,5 +1,6 @@
 //! `loadgen [--url ws://127.0.0.1:9003/ws] [--connections 100] [--size 20]
-//! [--duration 10s] [--warmup 2s] [--json]`, or `loadgen --idle N`: see
+//! [--duration 10s] [--warmup 2s] [--json]`, `loadgen --idle N`, or
+//! `loadgen --broadcast N [--protocol chatroom|plain] [--rate 100]`: see
 //! `--help` and the crate docs (`src/lib.rs`).
 //!
 //! Exit status: 0 for a clean run, 1 when anything failed (the report says

@@ -41,6 +41,7 @@ async fn help_and_refusals() {
     let help = loadgen(&["--help"]).await;
     assert!(help.status.success());
     assert!(text(&help.stdout).contains("--connections N"));
+    assert!(text(&help.stdout).contains("--broadcast N"));
 
     let foreign = loadgen(&["--url", "ws://192.0.2.1:9003/ws"]).await;
     assert_eq!(foreign.status.code(), Some(2));
@@ -82,6 +83,42 @@ async fn json_is_one_line_with_the_figures() {
     assert!(json["messages"].as_u64().unwrap() > 0);
     let p = |k: &str| json[k].as_u64().unwrap();
     assert!(p("p50_us") <= p("p99_us") && p("p99_us") <= p("p999_us"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_json_has_the_books_and_the_figures() {
+    let relay =
+        common::relay::start_relay(common::relay::Style::Plain, common::relay::Fault::None).await;
+    let url = format!("ws://{}/", relay.addr);
+    let out = loadgen(&[
+        "--broadcast",
+        "3",
+        "--protocol",
+        "plain",
+        "--url",
+        &url,
+        "--rate",
+        "100",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+        "--json",
+    ])
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["mode"], "broadcast");
+    assert_eq!(
+        (json["ready"].as_u64(), json["errors"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let n = |k: &str| json[k].as_u64().unwrap();
+    assert!(n("sent") > 0);
+    assert_eq!(n("expected"), 2 * n("sent"), "everyone but the sender");
+    assert_eq!((n("delivered"), n("lost")), (n("expected"), 0));
+    assert!(n("p50_us") <= n("p99_us"));
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! Test servers on 127.0.0.1:0: a tokio-tungstenite echo server, and
-//! variants that misbehave in one chosen way each.
+//! variants that misbehave in one chosen way each; broadcast servers in
+//! [`relay`].
 
 #![allow(dead_code)] // each test binary uses a different part of this module
+
+pub mod relay;
 
 use std::future::Future;
 use std::net::SocketAddr;
