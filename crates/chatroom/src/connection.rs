@@ -2,7 +2,6 @@
 //! the room says goes to the page, a heartbeat finds a page that has gone,
 //! and every way of ending has its close code.
 
-use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,15 +10,15 @@ use std::sync::Arc;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
-use tokio_tungstenite::tungstenite::{self, error::ProtocolError};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message, error::ProtocolError};
 use tokio_util::sync::CancellationToken;
-use warp::ws::{Message, WebSocket};
 
 use crate::config::Config;
 use crate::flood::{Flood, Verdict, one_token};
 use crate::protocol::{ClientMessage, ServerMessage, check_text};
 use crate::room::{Frame, Membership, Room};
-use crate::upgrade::Slot;
+use crate::upgrade::{Slot, WebSocket};
 
 /// How many queued events one write may carry: they go out in one flush,
 /// so a page that fell a little behind catches up in one system call
@@ -54,7 +53,7 @@ pub(crate) enum End {
     /// The page broke a rule: this code (1002, 1003, 1007, 1009).
     Failed(u16, String),
     /// TCP ended or broke without a close handshake.
-    Lost(Option<warp::Error>),
+    Lost(Option<tungstenite::Error>),
 }
 // ANCHOR_END: end
 
@@ -191,7 +190,7 @@ impl Connection<'_> {
                 }
                 _ = pings.tick() => {
                     pinged += 1;
-                    let ping = Message::ping(pinged.to_be_bytes().to_vec());
+                    let ping = Message::Ping(pinged.to_be_bytes().to_vec().into());
                     if let Err(end) = bounded(config, self.member.as_ref(), ws.send(ping)).await {
                         return end;
                     }
@@ -215,19 +214,22 @@ impl Connection<'_> {
     // ANCHOR: received
     /// Handles one message from the page.
     async fn received(&mut self, ws: &mut WebSocket, message: Message) -> Result<(), End> {
-        if message.is_close() {
-            let close = message.close_frame().map(|(c, r)| (c, r.to_owned()));
-            return Err(End::PeerClosed(close));
-        }
-        if message.is_ping() || message.is_pong() {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(close) => {
+                let close = close.map(|c| (u16::from(c.code), c.reason.to_string()));
+                return Err(End::PeerClosed(close));
+            }
             // Proof of life, already counted; tungstenite answers pings.
-            return Ok(());
-        }
-        let Ok(text) = message.to_str() else {
-            return Err(End::Failed(
-                1003,
-                "this room speaks JSON text frames".into(),
-            ));
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+            // Only met when writing raw frames, never when reading.
+            Message::Frame(_) => return Ok(()),
+            Message::Binary(_) => {
+                return Err(End::Failed(
+                    1003,
+                    "this room speaks JSON text frames".into(),
+                ));
+            }
         };
         match self.flood.check(Instant::now()) {
             Verdict::Pass => {}
@@ -241,7 +243,7 @@ impl Connection<'_> {
             }
             Verdict::Kick => return Err(End::Flood),
         }
-        let answer = match serde_json::from_str::<ClientMessage>(text) {
+        let answer = match serde_json::from_str::<ClientMessage>(&text) {
             Err(e) => Some(ServerMessage::error(format!(
                 "not a message of this room: {e}"
             ))),
@@ -290,7 +292,7 @@ impl Connection<'_> {
 async fn bounded(
     config: &Config,
     member: Option<&Membership>,
-    write: impl Future<Output = Result<(), warp::Error>>,
+    write: impl Future<Output = Result<(), tungstenite::Error>>,
 ) -> Result<(), End> {
     bounded_by(config, member.map(|m| &m.dropped), write).await
 }
@@ -302,7 +304,7 @@ async fn bounded(
 async fn bounded_by(
     config: &Config,
     dropped: Option<&CancellationToken>,
-    write: impl Future<Output = Result<(), warp::Error>>,
+    write: impl Future<Output = Result<(), tungstenite::Error>>,
 ) -> Result<(), End> {
     let dropped = async {
         match dropped {
@@ -346,28 +348,22 @@ async fn deliver(
     ws: &mut WebSocket,
     first: Frame,
     queue: &mut mpsc::Receiver<Frame>,
-) -> Result<(), warp::Error> {
-    // warp's `Message::text` wants a `String`: one copy per page, made
-    // here, outside the room's lock.
-    ws.feed(Message::text(&*first)).await?;
+) -> Result<(), tungstenite::Error> {
+    // A `Frame` is shared bytes: every page's message points at the one
+    // copy the room serialised.
+    ws.feed(Message::Text(first)).await?;
     for _ in 1..BATCH {
         let Ok(frame) = queue.try_recv() else { break };
-        ws.feed(Message::text(&*frame)).await?;
+        ws.feed(Message::Text(frame)).await?;
     }
     ws.flush().await
 }
 
 // ANCHOR: failed
-/// The close code each read error earns. warp wraps tungstenite's error;
-/// we look inside to tell a rule broken from a connection lost.
-fn failed(e: warp::Error) -> End {
-    let Some(inner) = e
-        .source()
-        .and_then(|s| s.downcast_ref::<tungstenite::Error>())
-    else {
-        return End::Lost(Some(e));
-    };
-    let code = match inner {
+/// The close code each read error earns: a rule broken, or a connection
+/// lost.
+fn failed(e: tungstenite::Error) -> End {
+    let code = match &e {
         // Over `max_frame_size` or `max_message_size`: caught from the
         // frame header, before the payload is buffered.
         tungstenite::Error::Capacity(_) => 1009,
@@ -378,7 +374,7 @@ fn failed(e: warp::Error) -> End {
         tungstenite::Error::Utf8(_) => 1007,
         _ => return End::Lost(Some(e)),
     };
-    End::Failed(code, inner.to_string())
+    End::Failed(code, e.to_string())
 }
 // ANCHOR_END: failed
 
@@ -387,7 +383,10 @@ fn failed(e: warp::Error) -> End {
 async fn goodbye(mut ws: WebSocket, end: &End, config: &Config) {
     let closing = async {
         if let Some((code, reason)) = end.close() {
-            let bye = Message::close_with(code, close_reason(reason));
+            let bye = Message::Close(Some(CloseFrame {
+                code: code.into(),
+                reason: close_reason(reason).into(),
+            }));
             // Then read (and drop) until the page's answering Close, so
             // the page sees a clean close, and the server closes TCP first.
             if ws.send(bye).await.is_ok() {

@@ -16,11 +16,14 @@
 //!   1013, try again later, and reconnects to the history), and nobody else
 //!   waits for it.
 //! - **What warp does not check.** The [`gate`] runs lesson 1's
-//!   [`handshake::validate`] in front of warp's `ws()` (a 10-byte key, HTTP/1.0
-//!   and a missing Host get 400, version 8 gets 426), checks the Origin (same
-//!   origin unless `--allow-origin`: 403) and the connection cap
-//!   ([`MAX_CONNECTIONS`]: 503). hyper's own server, which we drive, bounds
-//!   the request head (8 KiB: 431) and its arrival (10 s).
+//!   [`handshake::validate`] where warp's `ws()` would check less (a 10-byte
+//!   key, HTTP/1.0 and a missing Host get 400, version 8 gets 426), checks
+//!   the Origin (same origin unless `--allow-origin`: 403) and the
+//!   connection cap ([`MAX_CONNECTIONS`]: 503); then [`Upgrade::accept`]
+//!   answers lesson 1's 101 and makes the WebSocket itself, with a 4 KiB
+//!   read buffer where `ws()` would fix tungstenite's 128 KiB. hyper's own
+//!   server, which we drive, bounds the request head (8 KiB: 431) and its
+//!   arrival (10 s).
 //! - **Limits at the door** ([`Admission`]): at most
 //!   [`MAX_HTTP_CONNECTIONS`] connections still speaking HTTP (503) and
 //!   [`MAX_PER_IP`] from one address (429), checked when a connection is
@@ -95,4 +98,7 @@ pub use protocol::{
 pub use room::{Frame, JoinError, Membership, QUEUE_CAPACITY, Room};
 pub use server::{PAGE, Server, admission, http_server, run, serve_http};
 pub use ticket::{MAX_TICKETS, TICKET_TTL, TicketError, Tickets};
-pub use upgrade::{ConnInfo, Gate, Refusal, Slot, gate, lesson_one_request, refusal};
+pub use upgrade::{
+    ConnInfo, Gate, Handover, Refusal, Slot, Upgrade, WebSocket, gate, lesson_one_request, refusal,
+    websocket_config,
+};

@@ -5,13 +5,15 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{BadNick, Chat, HISTORY_LEN, MAX_KEY_BYTES, Nick, Presence, ServerMessage};
 
 /// One event, serialised once, shared by every queue it is put in: cloning
-/// it copies a pointer, not the text.
-pub type Frame = Arc<str>;
+/// it copies a pointer, not the text. (tungstenite's text type: shared
+/// bytes known to be UTF-8, so it goes into a message without a copy.)
+pub type Frame = Utf8Bytes;
 
 /// How many events may wait in one member's queue: 256. A page that is
 /// reading keeps its queue near empty; one that has fallen this far behind

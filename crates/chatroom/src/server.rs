@@ -20,14 +20,13 @@ use tokio_util::sync::CancellationToken;
 use warp::Filter;
 use warp::http::Request;
 use warp::reply::Response;
-use warp::ws::Ws;
 
 use crate::admit::{Admission, turn_away};
 use crate::config::Config;
 use crate::connection::{Shared, serve};
 use crate::room::Room;
 use crate::ticket::{TICKET_TTL, Tickets};
-use crate::upgrade::{ConnInfo, Gate, Slot, refusal};
+use crate::upgrade::{ConnInfo, Gate, Handover, Upgrade, refusal, websocket_config};
 
 /// The page this lesson serves at `/`: choose a nickname, chat, see who is
 /// here.
@@ -121,7 +120,8 @@ impl Server {
         // Cancelling `stopping` tells the HTTP connections to finish (and
         // not start another request), and each WebSocket to close with 1001.
         close_all(&stopping, &mut connections, shared.config.shutdown_timeout).await;
-        // The WebSockets run on tasks of warp's: we wait for their slots.
+        // The WebSockets run on tasks of their own (`Upgrade::accept`): we
+        // wait for their slots.
         if timeout_at(deadline, live.wait_until(0)).await.is_err() {
             tracing::warn!("{} WebSockets still open at the deadline", live.get());
         }
@@ -171,19 +171,16 @@ fn routes(
                 .header("retry-after", "10")
                 .body("too many tickets outstanding: try again in a little while\n".to_owned()),
         });
-    let max = shared.config.max_message_size;
+    let config = websocket_config(shared.config.max_message_size);
     let chat = warp::path("ws")
         .and(warp::path::end())
-        // Lesson 1's checks, the Origin, the cap: before `ws()` is asked.
+        // Lesson 1's checks, the Origin, tickets, the cap; then our 101.
         .and(crate::upgrade::gate(gate))
-        .and(warp::ws())
-        .map(move |slot: Slot, peer: SocketAddr, ws: Ws| {
+        .map(move |upgrade: Upgrade| {
             let shared = shared.clone();
-            // Both limits: a frame's length is checked from its header,
-            // before its payload is read; fragments add up to a message.
-            ws.max_frame_size(max)
-                .max_message_size(max)
-                .on_upgrade(move |socket| serve(socket, peer, slot, shared))
+            upgrade.accept(config, move |socket, peer, slot| {
+                serve(socket, peer, slot, shared)
+            })
         });
     // Our refusals become lesson 1's responses; warp answers the rest
     // (404 for another path, 405 for a POST to the page).
@@ -259,6 +256,7 @@ pub async fn serve_http<S>(
             version: request.version(),
             peer,
             address: Arc::clone(&admitted.ip),
+            upgrade: Handover::new(hyper::upgrade::on(&mut request)),
         };
         request.extensions_mut().insert(info);
         hyper::service::Service::call(&service, request)

@@ -1,18 +1,27 @@
-//! The gate in front of warp's `ws()`: lesson 1's checks on the upgrade
-//! request, the Origin allow-list, and the connection cap, each refusal
-//! with its status code.
+//! The gate and the upgrade: lesson 1's checks on the upgrade request, the
+//! Origin allow-list, tickets and the connection cap, each refusal with its
+//! status code; then the 101 and the hand-over of the socket, done here
+//! rather than by warp's `ws()`.
 //!
 //! warp's `ws()` filter checks the method, `Connection: upgrade`,
 //! `Upgrade: websocket`, `Sec-WebSocket-Version: 13` and that a key is
 //! there. It does not check that the key is 16 bytes of base64, that the
 //! request is HTTP/1.1, or that it has a `Host`; a wrong version gets 400
 //! where RFC 6455 §4.4 asks for 426 and the version we speak. So the gate
-//! runs lesson 1's [`handshake::validate`] first, on the same request, and
-//! `ws()` only ever sees requests lesson 1 would have accepted.
+//! runs lesson 1's [`handshake::validate`], which checks all of that and
+//! computes the accept key. What `ws()` would add after it is the 101 and
+//! the WebSocket, made with tungstenite's default 128 KiB read buffer and
+//! no way to change it: so we make both ourselves ([`Upgrade::accept`]).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use echo::{LiveConnections, LiveGuard};
 use handshake::{Headers, Reject, Request, Version, check_origin, validate};
@@ -37,7 +46,99 @@ pub struct ConnInfo {
     /// The connection's count against its address ([`crate::Admission`]):
     /// a WebSocket keeps it after the HTTP phase ends.
     pub address: Arc<IpCount>,
+    /// hyper's promise of the socket after a 101, for this request.
+    pub upgrade: Handover,
 }
+
+/// hyper's promise of the socket once a 101 has gone out
+/// ([`hyper::upgrade::on`]), taken out of the request before warp sees it
+/// so that a filter can claim it: warp's own `ws()` reaches it through an
+/// API warp keeps to itself, and a filter's extension must be `Clone`.
+#[derive(Debug, Clone)]
+pub struct Handover(Arc<Mutex<Option<OnUpgrade>>>);
+
+impl Handover {
+    /// Wraps the promise hyper made for one request.
+    pub fn new(upgrade: OnUpgrade) -> Handover {
+        Handover(Arc::new(Mutex::new(Some(upgrade))))
+    }
+
+    /// The promise, once.
+    fn take(&self) -> Option<OnUpgrade> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// A WebSocket on the socket hyper hands over after the 101.
+pub type WebSocket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// Our WebSocket settings: lesson 4's 4 KiB read buffer (tungstenite's
+/// default is 128 KiB, allocated for every connection, and zero-filled
+/// again before every read), and `max_message_size` for a frame and for a
+/// whole message, both checked from the frame's header, before its
+/// payload is read.
+pub fn websocket_config(max_message_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(push::READ_BUFFER_SIZE)
+        .max_frame_size(Some(max_message_size))
+        .max_message_size(Some(max_message_size))
+}
+
+// ANCHOR: upgrade
+/// An upgrade the gate has let through: its slot, who asked, the accept
+/// key lesson 1 computed, and hyper's promise of the socket.
+#[derive(Debug)]
+pub struct Upgrade {
+    slot: Slot,
+    peer: SocketAddr,
+    accept: String,
+    handover: Option<OnUpgrade>,
+}
+
+impl Upgrade {
+    /// Who asked.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Answers 101 (lesson 1's, with the accept key) and, once hyper has
+    /// sent it and let go of the socket, runs `serve` on it as a WebSocket
+    /// with `config`, on a task of its own. The slot goes with the socket
+    /// and is given back when `serve` returns, or at once if the socket
+    /// never comes (the client went away right after its request).
+    pub fn accept<F, Fut>(self, config: WebSocketConfig, serve: F) -> Response
+    where
+        F: FnOnce(WebSocket, SocketAddr, Slot) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Upgrade {
+            slot,
+            peer,
+            accept,
+            handover,
+        } = self;
+        match handover {
+            Some(handover) => {
+                tokio::spawn(async move {
+                    match handover.await {
+                        Ok(upgraded) => {
+                            let io = TokioIo::new(upgraded);
+                            let ws =
+                                WebSocketStream::from_raw_socket(io, Role::Server, Some(config))
+                                    .await;
+                            serve(ws, peer, slot).await;
+                        }
+                        Err(e) => tracing::debug!(%peer, "no socket after the 101: {e}"),
+                    }
+                });
+            }
+            // Only a request served without hyper's upgrades gets here.
+            None => tracing::warn!(%peer, "no upgrade to hand over: is with_upgrades() on?"),
+        }
+        from_lesson_one(handshake::response_101(&accept).as_bytes())
+    }
+}
+// ANCHOR_END: upgrade
 
 /// Why the gate turned an upgrade away.
 #[derive(Debug)]
@@ -96,8 +197,12 @@ impl Gate {
     /// Checks an upgrade request in lesson 1's order (HTTP basics, then the
     /// WebSocket fields), then its Origin, then its `ticket` (from the
     /// URL's query), then that there is room; takes a slot if all pass.
-    pub fn check(&self, request: &Request, ticket: Option<&str>) -> Result<Slot, Refusal> {
-        validate(request).map_err(Refusal::Handshake)?;
+    pub fn check(
+        &self,
+        request: &Request,
+        ticket: Option<&str>,
+    ) -> Result<(Slot, String), Refusal> {
+        let accept = validate(request).map_err(Refusal::Handshake)?;
         // Same origin by default: a page may connect if it came from this
         // very server. `validate` has made sure there is exactly one Host.
         let own = format!(
@@ -124,11 +229,12 @@ impl Gate {
             .map_err(|_| Refusal::Full {
                 max: self.max_connections,
             })?;
-        Ok(Slot {
+        let slot = Slot {
             _permit: permit,
             _live: self.live.enter(),
             _address: None,
-        })
+        };
+        Ok((slot, accept))
     }
     // ANCHOR_END: check
 }
@@ -169,12 +275,9 @@ pub fn lesson_one_request(
 // ANCHOR_END: as_lesson_one
 
 // ANCHOR: filter
-/// The gate as a warp filter: extracts the connection's [`Slot`] and the
-/// peer's address, or rejects with a [`Refusal`] that [`refusal`] turns
-/// into a response.
-pub fn gate(
-    gate: Arc<Gate>,
-) -> impl Filter<Extract = (Slot, SocketAddr), Error = warp::Rejection> + Clone {
+/// The gate as a warp filter: extracts the [`Upgrade`] to accept, or
+/// rejects with a [`Refusal`] that [`refusal`] turns into a response.
+pub fn gate(gate: Arc<Gate>) -> impl Filter<Extract = (Upgrade,), Error = warp::Rejection> + Clone {
     warp::method()
         .and(warp::path::full())
         .and(warp::ext::get::<ConnInfo>())
@@ -188,23 +291,25 @@ pub fn gate(
                   query: HashMap<String, String>| {
                 let request = lesson_one_request(&method, path.as_str(), info.version, &headers);
                 let ticket = query.get("ticket").map(String::as_str);
-                let checked = gate.check(&request, ticket).map(|slot| {
+                let peer = info.peer;
+                let checked = gate.check(&request, ticket).map(|(slot, accept)| Upgrade {
                     // The WebSocket counts against its address for life.
-                    let slot = Slot {
+                    slot: Slot {
                         _address: Some(info.address),
                         ..slot
-                    };
-                    (slot, info.peer)
+                    },
+                    peer,
+                    accept,
+                    handover: info.upgrade.take(),
                 });
                 async move {
                     checked.map_err(|refusal| {
-                        tracing::info!(peer = %info.peer, "upgrade refused: {refusal:?}");
+                        tracing::info!(%peer, "upgrade refused: {refusal:?}");
                         warp::reject::custom(refusal)
                     })
                 }
             },
         )
-        .untuple_one()
 }
 // ANCHOR_END: filter
 
@@ -244,6 +349,9 @@ fn from_lesson_one(raw: &[u8]) -> Response {
     let split = handshake::find_blank_line(raw, 0).unwrap_or(raw.len());
     let parsed = handshake::parse_response(&raw[..split]);
     let mut response = raw[split..].to_vec().into_response();
+    // warp labels a body of bytes `application/octet-stream`; the headers
+    // are lesson 1's alone (a 101 has no content type at all).
+    response.headers_mut().remove("content-type");
     let Ok(parsed) = parsed else {
         // Lesson 1's responses are well-formed, and its tests say so.
         *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
@@ -288,7 +396,7 @@ mod tests {
         ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
     ];
 
-    fn check(gate: &Gate, extra: &[(&str, &str)]) -> Result<Slot, Refusal> {
+    fn check(gate: &Gate, extra: &[(&str, &str)]) -> Result<(Slot, String), Refusal> {
         let mut all = GOOD.to_vec();
         all.extend_from_slice(extra);
         gate.check(
@@ -335,6 +443,20 @@ mod tests {
         assert_eq!(response.status(), 426);
         assert_eq!(response.headers()["sec-websocket-version"], "13");
         assert!(response.headers().get("content-length").is_none());
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain"),
+            "lesson 1's content type, not warp's"
+        );
+        // A 101 carries lesson 1's three headers and nothing about a body.
+        let switching =
+            from_lesson_one(handshake::response_101("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=").as_bytes());
+        assert_eq!(switching.status(), 101);
+        let mut names: Vec<_> = switching.headers().keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["connection", "sec-websocket-accept", "upgrade"]);
         let full = refusal(warp::reject::custom(Refusal::Full { max: 3 }))
             .await
             .unwrap();

@@ -7,7 +7,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use chatroom::{Gate, Slot, TICKET_TTL, Tickets, admission, http_server, refusal, serve_http};
+use chatroom::{
+    Gate, TICKET_TTL, Tickets, Upgrade, admission, http_server, refusal, serve_http,
+    websocket_config,
+};
 use echo::{LiveConnections, SCRIPT, STYLE, close_all};
 use handshake::accept_until;
 use hyper_util::service::TowerToHyperService;
@@ -18,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use warp::Filter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
-use warp::ws::Ws;
 
 use crate::config::Config;
 use crate::log::Log;
@@ -138,7 +140,8 @@ impl Server {
         // closes the WebSockets, and tells each HTTP connection to finish
         // its request in flight and close.
         close_all(&stopping, &mut connections, limits.shutdown_timeout).await;
-        // The WebSockets run on warp's tasks: we wait for their slots.
+        // The WebSockets run on tasks of their own (lesson 5's
+        // `Upgrade::accept`): we wait for their slots.
         if timeout_at(deadline, websockets.wait_until(0))
             .await
             .is_err()
@@ -197,24 +200,20 @@ fn routes(
         .and(with())
         .map(|id, query: Query, shared: Shared| sse(id, &query, &shared));
     let ws = warp::path!("ws")
-        // Lesson 1's checks, the Origin, the cap: before `ws()` is asked.
+        // Lesson 1's checks, the Origin, the cap; then lesson 5's 101.
         .and(chatroom::gate(gate))
         .and(warp::query::<Query>())
         .and(with())
-        .and(warp::ws())
-        .map(
-            |slot: Slot, peer: SocketAddr, query: Query, shared: Shared, ws: Ws| {
-                let cursor = match since(&query, &shared.log) {
-                    Ok(cursor) => cursor,
-                    Err(bad) => return *bad,
-                };
-                // The page never sends anything bigger than a Close.
-                ws.max_message_size(1024)
-                    .max_frame_size(1024)
-                    .on_upgrade(move |socket| crate::ws::serve(socket, peer, slot, cursor, shared))
-                    .into_response()
-            },
-        );
+        .map(|upgrade: Upgrade, query: Query, shared: Shared| {
+            let cursor = match since(&query, &shared.log) {
+                Ok(cursor) => cursor,
+                Err(bad) => return *bad,
+            };
+            // The page never sends anything bigger than a Close.
+            upgrade.accept(websocket_config(1024), move |socket, peer, slot| {
+                crate::ws::serve(socket, peer, slot, cursor, shared)
+            })
+        });
     files
         .or(poll)
         .or(long)

@@ -1,14 +1,15 @@
-//! The WebSocket transport: after lesson 5's gate and warp's 101, one
+//! The WebSocket transport: after lesson 5's gate and 101, one
 //! loop per connection sends every event after the client's cursor, keeps
 //! the heartbeat, and says 1001 when the server stops.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chatroom::Slot;
+use chatroom::{Slot, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 
 use crate::log::{Event, news};
 use crate::poll::Shared;
@@ -72,14 +73,14 @@ pub(crate) async fn serve(
             () = shared.stopping.cancelled() => break End::ShuttingDown,
             () = &mut silence => break End::Silent,
             incoming = ws.next() => match incoming {
-                Some(Ok(message)) if message.is_close() => break End::PeerClosed,
+                Some(Ok(Message::Close(_))) => break End::PeerClosed,
                 // Pongs, and anything else the page says: proof of life.
                 // This feed does not listen to its clients.
                 Some(Ok(_)) => silence.as_mut().reset(Instant::now() + limits.pong_timeout),
                 Some(Err(_)) | None => break End::Lost,
             },
             _ = pings.tick() => {
-                if let Err(end) = write(&mut ws, vec![Message::ping(Vec::new())], limits.write_timeout).await {
+                if let Err(end) = write(&mut ws, vec![Message::Ping(Default::default())], limits.write_timeout).await {
                     break end;
                 }
             }
@@ -93,11 +94,13 @@ pub(crate) async fn serve(
 }
 // ANCHOR_END: serve
 
-/// An event as a text message. warp's `Message::text` wants a `String`, so
-/// this is the one copy of the JSON per client; the bytes are UTF-8 (serde
-/// wrote them), so nothing is replaced.
+/// An event as a text message, sharing the log's bytes: no copy per
+/// client. serde wrote them, so they are UTF-8 and the check passes.
 fn text(event: &Event) -> Message {
-    Message::text(String::from_utf8_lossy(&event.json))
+    match Utf8Bytes::try_from(event.json.clone()) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::text(String::from_utf8_lossy(&event.json).into_owned()),
+    }
 }
 
 /// Writes `messages` with one flush at the end: a batch of events goes out
@@ -120,10 +123,13 @@ async fn write(ws: &mut WebSocket, messages: Vec<Message>, limit: Duration) -> R
 /// we wait a moment for the page's Close so that the handshake completes.
 async fn goodbye(mut ws: WebSocket, within: Duration) {
     let closing = async {
-        ws.send(Message::close_with(1001u16, "server shutting down"))
-            .await?;
+        let bye = CloseFrame {
+            code: 1001.into(),
+            reason: "server shutting down".into(),
+        };
+        ws.send(Message::Close(Some(bye))).await?;
         while ws.next().await.transpose()?.is_some() {}
-        Ok::<(), warp::Error>(())
+        Ok::<(), tungstenite::Error>(())
     };
     let _ = timeout(within, closing).await;
 }

@@ -677,7 +677,11 @@ impl Drop for ServerProcess {
 fn cpu_time(pid: &str) -> Option<Duration> {
     let mut nanos = 0u64;
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let schedstat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        // A thread that ended since the listing has no file any more: skip
+        // it rather than lose the whole reading.
+        let Ok(schedstat) = std::fs::read_to_string(task.ok()?.path().join("schedstat")) else {
+            continue;
+        };
         nanos += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
     }
     Some(Duration::from_nanos(nanos))
