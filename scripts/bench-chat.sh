@@ -74,16 +74,9 @@
 # BENCH_STRICT=1), 1 when a run had errors or a strict target was missed,
 # 2 when the benchmark cannot be set up.
 set -euo pipefail
-
-die() { echo "bench-chat.sh: $*" >&2; exit 2; }
-step() { printf '\n==> %s\n' "$*" >&2; }
-# Loud: a note that changes what the figures mean.
-loud() { printf '\n!!!!!!!!\n!!! %s\n!!!!!!!!\n\n' "$*" >&2; }
-
-ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) \
-  || ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-command -v python3 >/dev/null || die "python3 is needed to read loadgen's JSON"
+# die, step, loud; setting up, building, servers, loadgen, results: see there.
+. "$(dirname "$0")/lib/bench.sh"
+bench_init
 
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-1000}
@@ -94,12 +87,11 @@ IDLE=${IDLE:-10000}
 HOLD=${HOLD:-2s}
 PORT=${PORT_BASE:-23000}
 STRICT=${BENCH_STRICT:-0}
-REF_DIR=${BENCH_REF_DIR:-${TMPDIR:-/tmp}/ws-from-scratch-bench-ref}
-REF_VERSION=0.29.0
 
 OUT=$ROOT/target/bench
 LOGS=$OUT/logs
 RUNS=$OUT/chat-runs.jsonl
+LOG_PREFIX=chat-
 BOOK_TABLE=$ROOT/book/src/generated/bench-chat.md
 mkdir -p "$LOGS"
 rm -f "$LOGS"/chat-*  # this run's logs only
@@ -118,47 +110,13 @@ if command -v timeout >/dev/null; then
 fi
 
 # ------------------------------------------------------------ pinning, limits
-SERVER_CPU=(taskset -c 0)
-LOAD_CPU=(taskset -c 1)
-PINNED=yes
-if ! command -v taskset >/dev/null; then
-  loud "taskset not found: server and loadgen are NOT pinned; figures are noisier"
-  SERVER_CPU=() LOAD_CPU=() PINNED=no
-elif [ "$(nproc)" -lt 2 ]; then
-  loud "only $(nproc) CPU: server and loadgen share it; figures are NOT comparable to 2-core runs"
-  SERVER_CPU=() LOAD_CPU=() PINNED=no
-fi
-
-# Every connection is a file descriptor, in loadgen and in the server (which
-# inherits this shell's limit). `ulimit -n` is per process, so one raise here
-# covers both.
-most=$CLIENTS
-[ "$IDLE" -le "$most" ] || most=$IDLE
-need=$((most + 1024))
-soft=$(ulimit -Sn) hard=$(ulimit -Hn)
-if [ "$soft" != unlimited ] && [ "$soft" -lt "$need" ]; then
-  if [ "$hard" = unlimited ] || [ "$hard" -ge "$need" ]; then
-    ulimit -Sn "$need"
-  elif [ "$hard" -ge $((CLIENTS + 1024)) ]; then
-    loud "the open-file hard limit is $hard, below the $need that $IDLE idle connections need: skipping the idle part (raise it as root, or set IDLE lower)"
-    IDLE=0
-    ulimit -Sn "$hard"
-  else
-    die "the open-file hard limit is $hard, below the $((CLIENTS + 1024)) that $CLIENTS clients need"
-  fi
-fi
+pin_cpus || loud "$NOT_PINNED"
+# Room for the clients (a must) and the idle connections (or no idle part).
+raise_fd_limit "$CLIENTS"
 
 # ------------------------------------------------------------------ building
 step "building loadgen and lesson 5 (release)"
-cargo build --release --quiet -p loadgen
-HAVE_OURS=yes
-if ! cargo build --release --quiet -p chatroom; then
-  HAVE_OURS=no
-fi
-# Where cargo puts binaries: target/, or $CARGO_TARGET_DIR when set.
-TARGET=$(cargo metadata --format-version 1 --no-deps \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-LOADGEN=$TARGET/release/loadgen
+build_ours -p chatroom
 
 declare -A BIN LABEL PROTOCOL URLPATH
 LABEL[ours]="ours (\`chatroom\`, lesson 5 on warp)"
@@ -188,115 +146,20 @@ else
   loud "lesson 5's chat room does not build yet: running WITHOUT ours; no ratio, and the targets are NOT checked"
 fi
 
-step "building the reference: tokio-tungstenite $REF_VERSION's examples/server.rs"
-CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
-find_ref() {
-  for dir in "$CARGO_HOME"/registry/src/*/tokio-tungstenite-$REF_VERSION; do
-    if [ -f "$dir/examples/server.rs" ]; then echo "$dir"; return 0; fi
-  done
-  return 0  # found nothing: an empty answer, not a failure that set -e would end us on
-}
-REF_SRC=$(find_ref)
-if [ -z "$REF_SRC" ]; then
-  cargo fetch --quiet  # the workspace depends on it, so this unpacks it
-  REF_SRC=$(find_ref)
-fi
-[ -n "$REF_SRC" ] || die "tokio-tungstenite-$REF_VERSION is not in $CARGO_HOME/registry/src"
-# Built from a copy outside the repository, as its own package (with its own
-# Cargo.lock and target directory), exactly as its authors ship it. The same
-# copy bench-echo.sh builds its echo example from.
-mkdir -p "$REF_DIR"
-REF_PKG=$REF_DIR/tokio-tungstenite-$REF_VERSION
-[ -f "$REF_PKG/Cargo.toml" ] || cp -R "$REF_SRC" "$REF_PKG"
-(cd "$REF_PKG" && CARGO_TARGET_DIR=$REF_DIR/target cargo build --release --quiet --example server) \
-  || die "building the reference failed (see above)"
-BIN[reference]=$REF_DIR/target/release/examples/server
+build_reference server
+BIN[reference]=$REF_BIN
 SERVERS+=(reference)
 
-# ------------------------------------------------------------------- servers
-# Whether anything on this machine uses local port $1, in any state
-# (listening, connected, TIME_WAIT). Read from /proc rather than probed with
-# a connection, which the servers would log as a failed handshake.
-port_in_use() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v p=":$hex" 'FNR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-# Whether something listens on local port $1 (state 0A).
-listening() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v p=":$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-time_wait_count() { awk 'FNR > 1 && $4 == "06"' /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l; }
-
-SERVER_PID=""
-SERVER_PORT=""
-cleanup() { [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true; }
-trap cleanup EXIT
-
-# Starts server $1 pinned, on the next free port below 32768, with the extra
-# arguments "${@:2}"; sets SERVER_PID and SERVER_PORT. A port can be taken
-# between our check and the server's bind: then the server exits and we try
-# the next one.
-start_server() {
-  local name=$1 attempt log
-  shift
-  for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    while port_in_use "$PORT"; do PORT=$((PORT + 1)); done
-    [ "$PORT" -lt 32768 ] || die "no free port below 32768 from PORT_BASE"
-    SERVER_PORT=$PORT
-    PORT=$((PORT + 1))
-    log=$LOGS/chat-$name-$SERVER_PORT.log
-    # RUST_LOG=warn for ours: logging each connection would bill the server
-    # for our connects. The reference prints a line per connection and per
-    # message whatever we say (to a file here).
-    RUST_LOG=warn "${SERVER_CPU[@]}" "${BIN[$name]}" "127.0.0.1:$SERVER_PORT" "$@" > "$log" 2>&1 &
-    SERVER_PID=$!  # taskset execs the server: same pid
-    local waited
-    for waited in $(seq 1 100); do
-      listening "$SERVER_PORT" && return 0
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-    echo "bench-chat.sh: $name did not listen on $SERVER_PORT (attempt $attempt); log:" >&2
-    tail -n 5 "$log" >&2 || true
-  done
-  die "could not start $name"
-}
-
-stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  kill "$SERVER_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 50); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -9 "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
-
 FAILED=0
-# Runs loadgen with "$@" against server $2 (up on SERVER_PORT), and appends
-# its report to chat-runs.jsonl, tagged with phase $1, server $2 and round $3.
+# Runs loadgen with "$@" against server $2 (started by start_server), and
+# appends its report to chat-runs.jsonl, tagged with phase $1, server $2 and
+# round $3.
 measure() {
-  local phase=$1 name=$2 round=$3 json rc=0 ok
+  local phase=$1 name=$2 round=$3 ok
   shift 3
-  json=$("${BACKSTOP[@]}" "${LOAD_CPU[@]}" "$LOADGEN" \
-    --url "ws://127.0.0.1:$SERVER_PORT${URLPATH[$name]}" \
-    --server-pid "$SERVER_PID" --json "$@") || rc=$?
-  [ -n "$json" ] || json=null
-  printf '{"phase":"%s","server":"%s","round":%d,"exit":%d,"report":%s}\n' \
-    "$phase" "$name" "$round" "$rc" "$json" >> "$RUNS"
+  run_loadgen "$phase" "$name" "$round" "${URLPATH[$name]}" "$@"
   # One line per run, as measured; says whether the run counts as clean.
-  ok=$(python3 - "$json" "$phase" "$name" "$round" "$rc" <<'PY'
+  ok=$(python3 - "$REPORT" "$phase" "$name" "$round" "$RC" <<'PY'
 import json, sys
 r, phase, name, rnd, rc = json.loads(sys.argv[1]), *sys.argv[2:]
 out = sys.stderr
@@ -348,11 +211,7 @@ PY
 # ---------------------------------------------------------------- the batch
 step "chat: ${#SERVERS[@]} servers x $ROUNDS rounds, $CLIENTS clients, $RATE msgs/s in, $DURATION after $WARMUP warm-up (pinned: $PINNED)"
 for round in $(seq 1 "$ROUNDS"); do
-  # Rotate the order each round, so no server always runs first (or right
-  # after the same neighbour).
-  n=${#SERVERS[@]}
-  for i in $(seq 0 $((n - 1))); do
-    name=${SERVERS[$(((i + round - 1) % n))]}
+  for name in $(rotated "$round" "${SERVERS[@]}"); do
     if [ "$name" = ours ]; then start_server ours "${OURS_FLAGS[@]}"; else start_server "$name"; fi
     measure chat "$name" "$round" --broadcast "$CLIENTS" --protocol "${PROTOCOL[$name]}" \
       --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
@@ -375,14 +234,10 @@ fi
 
 # ------------------------------------------------------------------- results
 step "results"
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT+changes"
-CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-export ROUNDS CLIENTS RATE DURATION WARMUP IDLE HOLD PINNED COMMIT CPU_MODEL STRICT FAILED
+machine_facts
+export ROUNDS CLIENTS RATE DURATION WARMUP IDLE HOLD PINNED STRICT FAILED
 export LABEL_OURS=${LABEL[ours]} LABEL_REFERENCE=${LABEL[reference]}
 export OURS_ARGS="${OURS_FLAGS[*]}" OURS_IDLE_ARGS="${OURS_IDLE_FLAGS[*]}"
-NPROC=$(nproc) KERNEL=$(uname -r)
-export NPROC KERNEL
 SUMMARY_RC=0
 python3 - "$RUNS" "$OUT/chat.json" "$OUT/chat.md" <<'PY' || SUMMARY_RC=$?
 import datetime, json, os, statistics, sys
@@ -552,12 +407,7 @@ for k, t in targets.items():
 if bad and env["STRICT"] == "1":
     sys.exit(3)  # a missed target, told apart from a crash here (1)
 PY
-case $SUMMARY_RC in
-  0 | 3) ;;
-  *) die "summarising the runs failed (the raw reports are in $RUNS)" ;;
-esac
-echo >&2
-echo "bench-chat.sh: wrote $OUT/chat.json and $OUT/chat.md" >&2
+summary_done "$OUT/chat.json" "$OUT/chat.md"
 # The book shows the table of a clean run with both servers, and only that.
 if [ "$FAILED" -eq 0 ] && [ "$HAVE_OURS" = yes ]; then
   mkdir -p "$(dirname "$BOOK_TABLE")"
@@ -566,11 +416,4 @@ if [ "$FAILED" -eq 0 ] && [ "$HAVE_OURS" = yes ]; then
 else
   echo "bench-chat.sh: NOT copying the table to the book (a run failed, or ours did not run)" >&2
 fi
-if [ "$FAILED" -ne 0 ]; then
-  echo "bench-chat.sh: at least one run reported errors (see above and chat-runs.jsonl)" >&2
-  exit 1
-fi
-if [ "$SUMMARY_RC" -eq 3 ]; then
-  echo "bench-chat.sh: a target was missed (BENCH_STRICT=1)" >&2
-  exit 1
-fi
+bench_exit

@@ -45,16 +45,9 @@
 # BENCH_STRICT=1), 1 when a run had errors or a strict target was missed,
 # 2 when the benchmark cannot be set up.
 set -euo pipefail
-
-die() { echo "bench-echo.sh: $*" >&2; exit 2; }
-step() { printf '\n==> %s\n' "$*" >&2; }
-# Loud: a note that changes what the figures mean.
-loud() { printf '\n!!!!!!!!\n!!! %s\n!!!!!!!!\n\n' "$*" >&2; }
-
-ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) \
-  || ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-command -v python3 >/dev/null || die "python3 is needed to read loadgen's JSON"
+# die, step, loud; setting up, building, servers, loadgen, results: see there.
+. "$(dirname "$0")/lib/bench.sh"
+bench_init
 
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-100}
@@ -65,8 +58,6 @@ IDLE=${IDLE:-10000}
 HOLD=${HOLD:-2s}
 PORT=${PORT_BASE:-21000}
 STRICT=${BENCH_STRICT:-0}
-REF_DIR=${BENCH_REF_DIR:-${TMPDIR:-/tmp}/ws-from-scratch-bench-ref}
-REF_VERSION=0.29.0
 
 OUT=$ROOT/target/bench
 LOGS=$OUT/logs
@@ -76,43 +67,15 @@ mkdir -p "$LOGS"
 : > "$RUNS"
 
 # ------------------------------------------------------------ pinning, limits
-SERVER_CPU=(taskset -c 0)
-LOAD_CPU=(taskset -c 1)
-PINNED=yes
-if ! command -v taskset >/dev/null; then
-  loud "taskset not found: server and loadgen are NOT pinned; figures are noisier"
-  SERVER_CPU=() LOAD_CPU=() PINNED=no
-elif [ "$(nproc)" -lt 2 ]; then
-  loud "only $(nproc) CPU: server and loadgen share it; figures are NOT comparable to 2-core runs"
-  SERVER_CPU=() LOAD_CPU=() PINNED=no
-fi
-
-# Every connection is a file descriptor, in loadgen and in the server (which
-# inherits this shell's limit). `ulimit -n` is per process, so one raise here
-# covers both.
+pin_cpus || loud "$NOT_PINNED"
+# Room for the idle connections (the echo runs' few need no raise).
 if [ "$IDLE" -gt 0 ]; then
-  need=$((IDLE + 1024))
-  soft=$(ulimit -Sn) hard=$(ulimit -Hn)
-  if [ "$soft" != unlimited ] && [ "$soft" -lt "$need" ]; then
-    if [ "$hard" = unlimited ] || [ "$hard" -ge "$need" ]; then
-      ulimit -Sn "$need"
-    else
-      loud "the open-file hard limit is $hard, below the $need that $IDLE idle connections need: skipping the idle part (raise it as root, or set IDLE lower)"
-      IDLE=0
-    fi
-  fi
+  raise_fd_limit 0
 fi
 
 # ------------------------------------------------------------------ building
 step "building loadgen and lesson 3 (release)"
-cargo build --release --quiet -p loadgen
-HAVE_OURS=yes
-if ! cargo build --release --quiet -p echo --bins; then
-  HAVE_OURS=no
-fi
-TARGET=$(cargo metadata --format-version 1 --no-deps \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-LOADGEN=$TARGET/release/loadgen
+build_ours -p echo --bins
 
 declare -A BIN LABEL
 LABEL[ours]="ours (\`echo\`, lessons 1-2)"
@@ -126,28 +89,8 @@ else
   loud "lesson 3's echo server does not build yet: running WITHOUT ours; no ratio, and the targets are NOT checked"
 fi
 
-step "building the reference: tokio-tungstenite $REF_VERSION's examples/echo-server.rs"
-CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
-find_ref() {
-  for dir in "$CARGO_HOME"/registry/src/*/tokio-tungstenite-$REF_VERSION; do
-    if [ -f "$dir/examples/echo-server.rs" ]; then echo "$dir"; return 0; fi
-  done
-  return 0  # found nothing: an empty answer, not a failure that set -e would end us on
-}
-REF_SRC=$(find_ref)
-if [ -z "$REF_SRC" ]; then
-  cargo fetch --quiet  # the workspace depends on it, so this unpacks it
-  REF_SRC=$(find_ref)
-fi
-[ -n "$REF_SRC" ] || die "tokio-tungstenite-$REF_VERSION is not in $CARGO_HOME/registry/src"
-# Built from a copy outside the repository, as its own package (with its own
-# Cargo.lock and target directory), exactly as its authors ship it.
-mkdir -p "$REF_DIR"
-REF_PKG=$REF_DIR/tokio-tungstenite-$REF_VERSION
-[ -f "$REF_PKG/Cargo.toml" ] || cp -R "$REF_SRC" "$REF_PKG"
-(cd "$REF_PKG" && CARGO_TARGET_DIR=$REF_DIR/target cargo build --release --quiet --example echo-server) \
-  || die "building the reference failed (see above)"
-BIN[reference]=$REF_DIR/target/release/examples/echo-server
+build_reference echo-server
+BIN[reference]=$REF_BIN
 SERVERS+=(reference)
 
 # Only from this build: an old binary left in target/ would be stale.
@@ -156,87 +99,17 @@ if [ "$HAVE_OURS" = yes ] && [ -x "$TARGET/release/echo-tungstenite" ]; then
   SERVERS+=(ours-tungstenite)
 fi
 
-# ------------------------------------------------------------------- servers
-# Whether anything on this machine uses local port $1, in any state
-# (listening, connected, TIME_WAIT). Read from /proc rather than probed with
-# a connection, which the servers would log as a failed handshake.
-port_in_use() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v p=":$hex" 'FNR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-# Whether something listens on local port $1 (state 0A).
-listening() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v p=":$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-time_wait_count() { awk 'FNR > 1 && $4 == "06"' /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l; }
-
-SERVER_PID=""
-SERVER_PORT=""
-cleanup() { [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true; }
-trap cleanup EXIT
-
-# Starts server $1 pinned, on the next free port below 32768; sets
-# SERVER_PID and SERVER_PORT. A port can be taken between our check and the
-# server's bind: then the server exits and we try the next one.
-start_server() {
-  local name=$1 attempt log
-  for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    while port_in_use "$PORT"; do PORT=$((PORT + 1)); done
-    [ "$PORT" -lt 32768 ] || die "no free port below 32768 from PORT_BASE"
-    SERVER_PORT=$PORT
-    PORT=$((PORT + 1))
-    log=$LOGS/$name-$SERVER_PORT.log
-    # RUST_LOG=warn for every server: logging each connection would bill
-    # the server for our 10,000 connects.
-    RUST_LOG=warn "${SERVER_CPU[@]}" "${BIN[$name]}" "127.0.0.1:$SERVER_PORT" > "$log" 2>&1 &
-    SERVER_PID=$!  # taskset execs the server: same pid
-    local waited
-    for waited in $(seq 1 100); do
-      listening "$SERVER_PORT" && return 0
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-    echo "bench-echo.sh: $name did not listen on $SERVER_PORT (attempt $attempt); log:" >&2
-    tail -n 5 "$log" >&2 || true
-  done
-  die "could not start $name"
-}
-
-stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  kill "$SERVER_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 50); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -9 "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
-
 FAILED=0
-# Runs loadgen with "$@" against the server that is up, and appends its
-# report to runs.jsonl, tagged with phase $1, server $2 and round $3.
+# Runs loadgen with "$@" against the server that is up (started by
+# start_server), and appends its report to runs.jsonl, tagged with phase $1,
+# server $2 and round $3.
 measure() {
-  local phase=$1 name=$2 round=$3 json rc=0
+  local phase=$1 name=$2 round=$3
   shift 3
-  json=$("${LOAD_CPU[@]}" "$LOADGEN" --url "ws://127.0.0.1:$SERVER_PORT/ws" \
-    --server-pid "$SERVER_PID" --json "$@") || rc=$?
-  [ -n "$json" ] || json=null
-  [ "$rc" -eq 0 ] || FAILED=1
-  printf '{"phase":"%s","server":"%s","round":%d,"exit":%d,"report":%s}\n' \
-    "$phase" "$name" "$round" "$rc" "$json" >> "$RUNS"
+  run_loadgen "$phase" "$name" "$round" /ws "$@"
+  [ "$RC" -eq 0 ] || FAILED=1
   # One line per run, as measured.
-  python3 - "$json" "$phase" "$name" "$round" <<'PY' >&2
+  python3 - "$REPORT" "$phase" "$name" "$round" <<'PY' >&2
 import json, sys
 r, phase, name, rnd = json.loads(sys.argv[1]), *sys.argv[2:]
 if r is None:
@@ -262,11 +135,7 @@ PY
 # ---------------------------------------------------------------- the batch
 step "echo: ${#SERVERS[@]} servers x $ROUNDS rounds, $CONNECTIONS connections x $SIZE B, $DURATION after $WARMUP warm-up (pinned: $PINNED)"
 for round in $(seq 1 "$ROUNDS"); do
-  # Rotate the order each round, so no server always runs first (or right
-  # after the same neighbour).
-  n=${#SERVERS[@]}
-  for i in $(seq 0 $((n - 1))); do
-    name=${SERVERS[$(((i + round - 1) % n))]}
+  for name in $(rotated "$round" "${SERVERS[@]}"); do
     start_server "$name"
     measure echo "$name" "$round" --connections "$CONNECTIONS" --size "$SIZE" \
       --duration "$DURATION" --warmup "$WARMUP"
@@ -285,13 +154,9 @@ fi
 
 # ------------------------------------------------------------------- results
 step "results"
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT+changes"
-CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-export ROUNDS CONNECTIONS SIZE DURATION WARMUP IDLE HOLD PINNED COMMIT CPU_MODEL STRICT FAILED
+machine_facts
+export ROUNDS CONNECTIONS SIZE DURATION WARMUP IDLE HOLD PINNED STRICT FAILED
 export LABEL_OURS=${LABEL[ours]} LABEL_REFERENCE=${LABEL[reference]} LABEL_TWIN=${LABEL[ours-tungstenite]}
-NPROC=$(nproc) KERNEL=$(uname -r)
-export NPROC KERNEL
 SUMMARY_RC=0
 python3 - "$RUNS" "$OUT/echo.json" "$OUT/echo.md" <<'PY' || SUMMARY_RC=$?
 import datetime, json, os, statistics, sys
@@ -458,17 +323,5 @@ for k, t in targets.items():
 if bad and env["STRICT"] == "1":
     sys.exit(3)  # a missed target, told apart from a crash here (1)
 PY
-case $SUMMARY_RC in
-  0 | 3) ;;
-  *) die "summarising the runs failed (the raw reports are in $RUNS)" ;;
-esac
-echo >&2
-echo "bench-echo.sh: wrote $OUT/echo.json and $OUT/echo.md" >&2
-if [ "$FAILED" -ne 0 ]; then
-  echo "bench-echo.sh: at least one run reported errors (see above and runs.jsonl)" >&2
-  exit 1
-fi
-if [ "$SUMMARY_RC" -eq 3 ]; then
-  echo "bench-echo.sh: a target was missed (BENCH_STRICT=1)" >&2
-  exit 1
-fi
+summary_done "$OUT/echo.json" "$OUT/echo.md"
+bench_exit

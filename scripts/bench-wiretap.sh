@@ -32,14 +32,10 @@
 # Exit: 0 when every run was clean, 1 when a run had errors, 2 when the
 # benchmark cannot be set up.
 set -euo pipefail
-
-die() { echo "bench-wiretap.sh: $*" >&2; exit 2; }
-step() { printf '\n==> %s\n' "$*" >&2; }
-
-ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) \
-  || ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-command -v python3 >/dev/null || die "python3 is needed to read loadgen's JSON"
+# die, step; bench_init, pin_cpus, rotated, machine_facts: see there. (Its
+# one-server helpers are not for us: we run a server and a tap at once.)
+. "$(dirname "$0")/lib/bench.sh"
+bench_init
 command -v ss >/dev/null || die "ss (iproute2) is needed to find free ports"
 
 ROUNDS=${ROUNDS:-3}
@@ -56,18 +52,11 @@ rm -f "$LOGS"/wiretap-*
 : > "$RUNS"
 
 # Pinning (see the method above); without two CPUs or taskset, say so.
-PINNED=no
-SERVER_CPU=() LOAD_CPU=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  PINNED=yes SERVER_CPU=(taskset -c 0) LOAD_CPU=(taskset -c 1)
-else
-  echo "bench-wiretap.sh: cannot pin to two CPUs: figures are noisier" >&2
-fi
+pin_cpus || echo "bench-wiretap.sh: cannot pin to two CPUs: figures are noisier" >&2
 
 step "building loadgen, lesson 3 and lesson 7 (release)"
 cargo build --release --quiet -p loadgen -p echo -p wiretap
-TARGET=$(cargo metadata --format-version 1 --no-deps \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+TARGET=$(cargo_target_dir)
 LOADGEN=$TARGET/release/loadgen
 ECHO=$TARGET/release/echo
 WIRETAP=$TARGET/release/wiretap
@@ -154,18 +143,14 @@ PY
 PATHS=(direct tap-text tap-json)
 step "1 connection x $SIZE B, $DURATION after $WARMUP warm-up, $ROUNDS rounds (pinned: $PINNED)"
 for round in $(seq 1 "$ROUNDS"); do
-  n=${#PATHS[@]}
-  for i in $(seq 0 $((n - 1))); do
-    measure "${PATHS[$(((i + round - 1) % n))]}" "$round"
+  for path in $(rotated "$round" "${PATHS[@]}"); do
+    measure "$path" "$round"
   done
 done
 
 step "results"
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT+changes"
-CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-NPROC=$(nproc)
-export ROUNDS SIZE DURATION WARMUP PINNED COMMIT CPU_MODEL NPROC
+machine_facts
+export ROUNDS SIZE DURATION WARMUP PINNED
 python3 - "$RUNS" "$OUT/wiretap.json" "$OUT/wiretap.md" <<'PY'
 import datetime, json, os, statistics, sys
 

@@ -11,21 +11,12 @@
 #
 #   scripts/screenshots.sh
 set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"    # die, cargo_target_dir
+. "$(dirname "$0")/lib/chromium.sh"  # have_browser, can_apt_install, apt_install, browser_help
 cd "$(dirname "$0")/.."
 
+# Unlike common.sh's, our steps go to stdout.
 step() { printf '\n==> %s\n' "$*"; }
-
-# The same places the browser crate looks (crates/browser/src/tools.rs).
-have_browser() {
-  local driver="${CHROMEDRIVER:-$(command -v chromedriver || true)}"
-  local chromium="${CHROMIUM:-}"
-  if [ -z "$chromium" ]; then
-    for c in /usr/lib/chromium/chromium "$(command -v chromium || true)" "$(command -v chromium-browser || true)"; do
-      if [ -n "$c" ] && [ -x "$c" ]; then chromium=$c; break; fi
-    done
-  fi
-  [ -n "$driver" ] && [ -x "$driver" ] && [ -n "$chromium" ] && [ -x "$chromium" ]
-}
 
 # Without a colour emoji font the echo page's 👋 is an empty box in the
 # picture. The tests check text, not glyphs, so they pass either way; the
@@ -39,14 +30,10 @@ have_browser || missing+=(chromium chromium-driver)
 have_emoji_font || missing+=(fonts-noto-color-emoji)
 have_cjk_font || missing+=(fonts-wqy-microhei)
 if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    step "installing ${missing[*]} (Debian packages)"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  if can_apt_install; then
+    apt_install "${missing[*]}" "${missing[@]}"
   elif ! have_browser; then
-    echo "Chromium and chromedriver are needed. Install them, e.g.:" >&2
-    echo "  sudo apt-get install -y --no-install-recommends chromium chromium-driver fonts-noto-color-emoji fonts-wqy-microhei" >&2
-    echo "or set CHROMIUM and CHROMEDRIVER to their paths." >&2
+    browser_help chromium chromium-driver fonts-noto-color-emoji fonts-wqy-microhei
     exit 1
   else
     echo "note: no colour emoji or CJK font (fonts-noto-color-emoji, fonts-wqy-microhei): some characters show as boxes in the screenshots" >&2
@@ -55,8 +42,7 @@ fi
 
 # Ask Cargo where its target folder is (CARGO_TARGET_DIR, a config file, or
 # ./target): the tests save their screenshots there.
-target_dir=$(cargo metadata --no-deps --format-version 1 |
-  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+target_dir=$(cargo_target_dir)
 shots="$target_dir/screenshots"
 
 # Start empty, so only screenshots taken by this run are copied.

@@ -30,35 +30,17 @@
 # did not show what the chapter says, 2 when it cannot be set up.
 set -euo pipefail
 
-die() { echo "wiretap-transcripts.sh: $*" >&2; exit 2; }
-step() { printf '\n==> %s\n' "$*" >&2; }
+. "$(dirname "$0")/lib/common.sh"    # die, step, enter_root, cargo_target_dir
+. "$(dirname "$0")/lib/chromium.sh"  # have_browser, can_apt_install, apt_install, browser_help
 
-ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) \
-  || ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+enter_root
 OUT=${OUT:-book/src/generated}
 
-# The same places the browser crate looks (crates/browser/src/tools.rs).
-have_browser() {
-  local driver="${CHROMEDRIVER:-$(command -v chromedriver || true)}"
-  local chromium="${CHROMIUM:-}"
-  if [ -z "$chromium" ]; then
-    for c in /usr/lib/chromium/chromium "$(command -v chromium || true)" "$(command -v chromium-browser || true)"; do
-      if [ -n "$c" ] && [ -x "$c" ]; then chromium=$c; break; fi
-    done
-  fi
-  [ -n "$driver" ] && [ -x "$driver" ] && [ -n "$chromium" ] && [ -x "$chromium" ]
-}
-
 if ! have_browser; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    step "installing chromium and chromium-driver (Debian packages)"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
+  if can_apt_install; then
+    apt_install "chromium and chromium-driver" chromium chromium-driver
   else
-    echo "Chromium and chromedriver are needed. Install them, e.g.:" >&2
-    echo "  sudo apt-get install -y --no-install-recommends chromium chromium-driver" >&2
-    echo "or set CHROMIUM and CHROMEDRIVER to their paths." >&2
+    browser_help chromium chromium-driver
     exit 2
   fi
 fi
@@ -68,9 +50,7 @@ fi
 step "building the wiretap's by_hand client and the capture program (release)"
 cargo build --release --quiet -p wiretap --example by_hand
 cargo build --release --quiet -p browser --example wiretap-transcripts
-TARGET=$(cargo metadata --format-version 1 --no-deps |
-  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-[ -n "$TARGET" ] || die "cannot find cargo's target directory"
+TARGET=$(cargo_target_dir)
 WORK=$TARGET/wiretap-transcripts
 rm -rf "$WORK"
 mkdir -p "$WORK/new" "$WORK/full"
