@@ -117,24 +117,27 @@ impl Upgrade {
             accept,
             handover,
         } = self;
-        match handover {
-            Some(handover) => {
-                tokio::spawn(async move {
-                    match handover.await {
-                        Ok(upgraded) => {
-                            let io = TokioIo::new(upgraded);
-                            let ws =
-                                WebSocketStream::from_raw_socket(io, Role::Server, Some(config))
-                                    .await;
-                            serve(ws, peer, slot).await;
-                        }
-                        Err(e) => tracing::debug!(%peer, "no socket after the 101: {e}"),
-                    }
-                });
+        let Some(handover) = handover else {
+            // Only a request served without hyper's upgrades gets here: a
+            // 101 would promise a socket nobody will serve.
+            tracing::error!(%peer, "no upgrade to hand over: is with_upgrades() on?");
+            return from_lesson_one(&handshake::http_response(
+                500,
+                &[],
+                "text/plain; charset=utf-8",
+                b"this server cannot hand over the connection\n",
+            ));
+        };
+        tokio::spawn(async move {
+            match handover.await {
+                Ok(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    serve(ws, peer, slot).await;
+                }
+                Err(e) => tracing::debug!(%peer, "no socket after the 101: {e}"),
             }
-            // Only a request served without hyper's upgrades gets here.
-            None => tracing::warn!(%peer, "no upgrade to hand over: is with_upgrades() on?"),
-        }
+        });
         from_lesson_one(handshake::response_101(&accept).as_bytes())
     }
 }
@@ -431,6 +434,38 @@ mod tests {
         drop(own);
         assert!(check(&gate, &[]).is_ok(), "a slot given back is free again");
         drop(listed);
+    }
+
+    #[test]
+    fn our_websockets_read_through_a_small_buffer() {
+        let config = websocket_config(1234);
+        assert_eq!(config.read_buffer_size, push::READ_BUFFER_SIZE);
+        assert_eq!(
+            config.read_buffer_size, 4096,
+            "lesson 4's 4 KiB, not tungstenite's 128 KiB"
+        );
+        assert_eq!(config.max_frame_size, Some(1234));
+        assert_eq!(config.max_message_size, Some(1234));
+    }
+
+    #[tokio::test]
+    async fn no_101_without_a_socket_to_hand_over() {
+        let live = LiveConnections::new();
+        let gate = Gate::new(
+            &Config::default(),
+            Arc::new(Tickets::new(crate::TICKET_TTL)),
+            live.clone(),
+        );
+        let (slot, accept) = check(&gate, &[]).unwrap();
+        let upgrade = Upgrade {
+            slot,
+            peer: "127.0.0.1:1".parse().unwrap(),
+            accept,
+            handover: None,
+        };
+        let response = upgrade.accept(websocket_config(1024), |_, _, _| async {});
+        assert_eq!(response.status(), 500);
+        assert_eq!(live.get(), 0, "the slot is given back at once");
     }
 
     #[tokio::test]
