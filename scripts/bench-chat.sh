@@ -35,7 +35,7 @@
 #               code in)
 # `ours` is optional while crates/chatroom cannot be built, with a loud note.
 #
-# What loadgen does (crates/loadgen, --broadcast): the clients connect (64
+# What loadgen does (crates/tools/loadgen, --broadcast): the clients connect (64
 # at a time) and, in our room, join (8 at a time) and wait until every member
 # has seen the last one's `joined` event; then it sends RATE messages a
 # second, open loop, each from the next client in turn and stamped with its

@@ -64,7 +64,7 @@ else
   PIN_CLIENTS=(taskset -c 1) PIN_SERVER=(--server-cpu 0)
 fi
 
-cargo build --release --quiet -p transports --bin transports-bench
+cargo build --release --quiet -p benchmarks --bin transports-bench
 TARGET=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')}
 case $TARGET in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac

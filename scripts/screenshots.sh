@@ -2,7 +2,7 @@
 # Makes the book's screenshots of the lessons' pages, so the book never
 # shows a page as it used to look.
 #
-# It runs the real-browser tests (crates/browser/tests/pages.rs), which open
+# It runs the real-browser tests (crates/tools/browser/tests/pages.rs), which open
 # each page in headless Chromium, check it, and save
 # <cargo target dir>/screenshots/<page>.png; then it copies those PNGs into
 # book/src/images/. Chromium, chromedriver and an emoji font come from

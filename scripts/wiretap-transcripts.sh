@@ -5,7 +5,7 @@
 #
 # usage: scripts/wiretap-transcripts.sh
 #
-# It runs crates/browser/examples/wiretap-transcripts.rs, which starts each
+# It runs crates/tools/transcripts/src/main.rs, which starts each
 # lesson and lesson 7's tap in-process on ports of their own, drives the
 # chapter's sessions (headless Chromium on the echo and chat pages, the
 # wiretap's by_hand example for what browsers never send), checks that each
@@ -49,14 +49,14 @@ fi
 # lessons and tap would add their own slowness to every gap.
 step "building the wiretap's by_hand client and the capture program (release)"
 cargo build --release --quiet -p wiretap --example by_hand
-cargo build --release --quiet -p browser --example wiretap-transcripts
+cargo build --release --quiet -p transcripts
 TARGET=$(cargo_target_dir)
 WORK=$TARGET/wiretap-transcripts
 rm -rf "$WORK"
 mkdir -p "$WORK/new" "$WORK/full"
 
 step "capturing the sessions"
-"$TARGET/release/examples/wiretap-transcripts" \
+"$TARGET/release/wiretap-transcripts" \
   --by-hand "$TARGET/release/examples/by_hand" \
   --out "$WORK/new" --full "$WORK/full" > /dev/null \
   || { echo "wiretap-transcripts.sh: the capture failed; $OUT is unchanged" >&2; exit 1; }

@@ -1,5 +1,5 @@
 # scripts/lib/chromium.sh - finding (and, as root, installing) the headless
-# Chromium and chromedriver that the real-browser programs in crates/browser
+# Chromium and chromedriver that the real-browser programs in crates/tools/browser
 # drive. Sourced by screenshots.sh and wiretap-transcripts.sh:
 #
 #   . "$(dirname "$0")/lib/chromium.sh"
@@ -7,7 +7,7 @@
 # Sourcing it only defines these functions:
 #
 #   have_browser        true when both are found where the browser crate looks
-#                       (crates/browser/src/tools.rs): chromedriver at
+#                       (crates/tools/browser/src/tools.rs): chromedriver at
 #                       $CHROMEDRIVER or on PATH; Chromium at $CHROMIUM, else
 #                       /usr/lib/chromium/chromium, `chromium` or
 #                       `chromium-browser` on PATH. Reads CHROMEDRIVER,

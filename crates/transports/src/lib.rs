@@ -38,7 +38,6 @@
 //! | `ws` | one WebSocket's loop |
 //! | `server` | [`Server`], [`run`]: routes, lesson 5's hyper, shutdown |
 //! | `config` | [`Config`], [`Args`]: timings, limits, the command line |
-//! | `client` | [`client::HttpClient`]: HTTP/1.1 that counts its bytes (tests, benchmark) |
 //!
 //! ## Run it
 //!
@@ -50,14 +49,13 @@
 //! curl -N http://127.0.0.1:9006/sse                  # the stream, as it comes
 //! curl -N -H 'Last-Event-ID: 3' http://127.0.0.1:9006/sse   # replay after 3
 //! curl -i 'http://127.0.0.1:9006/poll?since=soon'    # 400, and why
-//! scripts/bench-transports.sh            # what each costs, per event (transports-bench)
+//! scripts/bench-transports.sh            # what each costs, per event
 //! ```
 //!
 //! Then try: slow the short poll down on the page and watch its latency
 //! climb while the others stay flat; stop the server with Ctrl-C and watch
 //! every pane notice; restart it and watch them resume.
 
-pub mod client;
 mod config;
 mod log;
 mod poll;

@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::{WAIT, assert_exactly_once, batch, quiet, start};
+use loadgen::http::HttpClient;
 use tokio::time::timeout;
 use transports::Config;
-use transports::client::HttpClient;
 
 #[tokio::test]
 async fn short_poll_answers_at_once_and_catches_up_in_batches() {

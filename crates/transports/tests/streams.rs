@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use common::{WAIT, assert_exactly_once, quiet, start};
 use futures_util::StreamExt;
+use loadgen::http::{HttpClient, sse_events};
 use tokio::time::timeout;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 use transports::Config;
-use transports::client::{HttpClient, sse_events};
 
 /// Reads an SSE stream until at least `want` events with an `id:` have come; returns
 /// their ids and every event seen (gaps included).

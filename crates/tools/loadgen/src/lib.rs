@@ -61,6 +61,7 @@ mod broadcast;
 mod client;
 mod echo;
 mod fleet;
+pub mod http;
 mod idle;
 pub mod ledger;
 pub mod sys;

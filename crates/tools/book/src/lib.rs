@@ -60,8 +60,8 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
-        .nth(2)
-        .expect("this crate lives at <workspace>/crates/book, two levels down")
+        .nth(3)
+        .expect("this crate lives at <workspace>/crates/tools/book, three levels down")
         .to_path_buf()
 }
 

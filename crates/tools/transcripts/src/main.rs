@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! scripts/wiretap-transcripts.sh     # builds what it needs, runs this, writes book/src/generated/
-//! cargo run -p browser --example wiretap-transcripts -- --by-hand PATH [--out DIR] [--full DIR]
+//! cargo run -p transcripts -- --by-hand PATH [--out DIR] [--full DIR]
 //! ```
 //!
 //! Every session runs here, in-process: the lesson's server on
@@ -119,7 +119,7 @@ impl Args {
         Ok(Some(Args {
             by_hand: by_hand.ok_or("--by-hand PATH is required")?,
             out: out.unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src/generated")
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../book/src/generated")
             }),
             full,
         }))

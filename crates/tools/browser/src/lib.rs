@@ -7,7 +7,7 @@
 //! echoed line in a log), and saves a screenshot of each page for the book.
 //!
 //! ```text
-//! cargo test -p browser                 # the tests, in crates/browser/tests/
+//! cargo test -p browser                 # the tests, in crates/tools/browser/tests/
 //! scripts/screenshots.sh                # the same, then copies the PNGs into book/src/images/
 //! ```
 //!
@@ -472,6 +472,6 @@ pub fn screenshot_dir() -> PathBuf {
             .map(Path::to_path_buf)
     });
     from_binary
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../target"))
         .join("screenshots")
 }
