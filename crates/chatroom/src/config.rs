@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use echo::{CLOSE_TIMEOUT, SHUTDOWN_TIMEOUT};
-use handshake::{Arguments, UsageError};
 use handshake::{HEAD_TIMEOUT, MAX_HEAD_BYTES};
 
 use crate::admit::{MAX_HTTP_CONNECTIONS, MAX_PER_IP};
@@ -99,86 +98,84 @@ impl Default for Config {
     }
 }
 
-/// What the command line asked for.
-#[derive(Debug, Clone, PartialEq)]
+/// What the command line asked for: `chatroom [HOST:PORT] [--allow-origin
+/// ORIGIN]... [--max-connections N] [--max-per-ip N] [--require-ticket]`.
+#[derive(Debug, Clone, PartialEq, clap::Parser)]
+#[command(
+    name = "chatroom",
+    about = "Lesson 5: a chat room on warp: nicknames, history, who is online, limits."
+)]
 pub struct Args {
-    /// `HOST:PORT` to listen on.
+    /// Where to listen, HOST:PORT.
+    #[arg(default_value = DEFAULT_ADDR)]
     pub addr: String,
-    /// The server's settings.
-    pub config: Config,
+    /// Also accept pages from this origin, e.g. http://localhost:8000 (the
+    /// page's own origin is always accepted).
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    pub allowed_origins: Vec<String>,
+    /// Hold at most N WebSocket connections.
+    #[arg(long, value_name = "N", default_value_t = MAX_CONNECTIONS, value_parser = above_zero)]
+    pub max_connections: usize,
+    /// At most N connections from one address, WebSockets and HTTP together
+    /// (IPv6 counted by /64).
+    #[arg(long, value_name = "N", default_value_t = MAX_PER_IP, value_parser = above_zero)]
+    pub max_per_ip: usize,
+    /// Refuse an upgrade (401) without a one-time ticket from POST /ticket.
+    #[arg(long)]
+    pub require_ticket: bool,
 }
 
-/// How to call the program.
-pub const USAGE: &str =
-    "usage: chatroom [HOST:PORT] [--allow-origin ORIGIN]... [--max-connections N] [--max-per-ip N]
+impl Args {
+    /// The server's settings: the defaults, with what the command line
+    /// changed.
+    pub fn config(&self) -> Config {
+        Config {
+            allowed_origins: self.allowed_origins.clone(),
+            max_connections: self.max_connections,
+            max_per_ip: self.max_per_ip,
+            require_ticket: self.require_ticket,
+            ..Config::default()
+        }
+    }
+}
 
-  HOST:PORT           where to listen (default 127.0.0.1:9005)
-  --allow-origin O    also accept pages from origin O, e.g. http://localhost:8000
-                      (the page's own origin is always accepted)
-  --max-connections N hold at most N WebSocket connections (default 1000)
-  --max-per-ip N      at most N connections from one address, WebSockets and HTTP
-                      together (default 100; IPv6 counted by /64)
-  --require-ticket    refuse an upgrade (401) without a one-time ticket from POST /ticket";
-
-/// Checks the value of an `--allow-origin`: an origin is
+/// Checks an origin given on the command line: an origin is
 /// `scheme://host[:port]` with nothing after, since a trailing slash or a
 /// path would never match what a browser sends.
-pub fn origin_arg(origin: String) -> Result<String, UsageError> {
+pub fn parse_origin(origin: &str) -> Result<String, String> {
     let shape_ok = (origin.starts_with("http://") || origin.starts_with("https://"))
         && !origin
             .split_once("://")
             .is_some_and(|(_, rest)| rest.contains('/'));
     if !shape_ok {
-        return Err(UsageError::Wrong(format!(
-            "--allow-origin {origin:?}: an origin looks like http://host:port, \
-             without a path or a trailing slash"
-        )));
+        return Err(
+            "an origin looks like http://host:port, without a path or a trailing slash".to_owned(),
+        );
     }
-    Ok(origin)
+    Ok(origin.to_owned())
 }
 
-impl Args {
-    /// Reads the arguments after the program's name (with lesson 1's
-    /// [`Arguments`]).
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, UsageError> {
-        let mut config = Config::default();
-        let mut args = Arguments::new(args);
-        while let Some(flag) = args.next_flag()? {
-            match flag.as_str() {
-                "--allow-origin" => {
-                    let origin = origin_arg(args.value(&flag)?)?;
-                    config.allowed_origins.push(origin);
-                }
-                "--max-connections" => {
-                    config.max_connections = args.number(&flag, "a number above 0", |&n| n > 0)?;
-                }
-                "--max-per-ip" => {
-                    config.max_per_ip = args.number(&flag, "a number above 0", |&n| n > 0)?;
-                }
-                "--require-ticket" => config.require_ticket = true,
-                _ => return Err(args.unknown(&flag)),
-            }
-        }
-        Ok(Args {
-            addr: args.addr_or(DEFAULT_ADDR),
-            config,
-        })
+fn above_zero(n: &str) -> Result<usize, String> {
+    match n.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a number above 0".to_owned()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn parse(args: &[&str]) -> Result<Args, UsageError> {
-        Args::parse(args.iter().map(|s| s.to_string()))
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("chatroom").chain(args.iter().copied()))
     }
 
     #[test]
     fn defaults_and_flags() {
         let args = parse(&[]).unwrap();
         assert_eq!(args.addr, DEFAULT_ADDR);
-        assert_eq!(args.config, Config::default());
+        assert_eq!(args.config(), Config::default());
         let args = parse(&[
             "--allow-origin",
             "http://localhost:8000",
@@ -193,11 +190,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(args.addr, "0.0.0.0:9105");
-        assert_eq!(args.config.max_connections, 5);
-        assert_eq!(args.config.max_per_ip, 7);
-        assert!(args.config.require_ticket);
+        let config = args.config();
+        assert_eq!(config.max_connections, 5);
+        assert_eq!(config.max_per_ip, 7);
+        assert!(config.require_ticket);
         assert_eq!(
-            args.config.allowed_origins,
+            config.allowed_origins,
             ["http://localhost:8000", "https://chat.example"]
         );
     }

@@ -87,8 +87,8 @@ pub use admit::{
     ip_key, turn_away,
 };
 pub use config::{
-    Args, Config, DEFAULT_ADDR, JOIN_TIMEOUT, MAX_CONNECTIONS, MAX_MESSAGE_SIZE, USAGE,
-    WRITE_TIMEOUT, origin_arg,
+    Args, Config, DEFAULT_ADDR, JOIN_TIMEOUT, MAX_CONNECTIONS, MAX_MESSAGE_SIZE, WRITE_TIMEOUT,
+    parse_origin,
 };
 pub use flood::{BURST, Flood, RATE_PER_SECOND, RateLimit, Verdict};
 pub use protocol::{

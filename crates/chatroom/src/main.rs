@@ -1,25 +1,23 @@
-//! `cargo run -p chatroom [-- HOST:PORT] [--allow-origin ORIGIN]... [--max-connections N] …`:
-//! the chat room of lesson 5 (default 127.0.0.1:9005; `--help` lists the
-//! flags). Open the printed URL in two windows, choose two nicknames, and
-//! talk.
+//! `cargo run -p chatroom [-- HOST:PORT] [--allow-origin ORIGIN]... …`: the
+//! chat room of lesson 5 (`--help` lists the flags). Open the printed URL
+//! in two windows, choose two nicknames, and talk.
 
 use std::process::ExitCode;
 
-use chatroom::{Args, Server, USAGE};
+use chatroom::{Args, Server};
+use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let parsed = Args::parse(std::env::args().skip(1));
-    let (args, listener) = match handshake::start(parsed, USAGE, |a| &a.addr).await {
-        Ok(started) => started,
-        Err(code) => return code,
+    let args = Args::parse();
+    let Some((listener, addr)) = support::start(&args.addr).await else {
+        return ExitCode::FAILURE;
     };
-    let server = Server::with_config(listener, args.config);
-    let addr = server.local_addr().map_or(args.addr, |a| a.to_string());
     println!(
         "lesson 5 (chatroom): open http://{addr}/ in two windows (WebSocket at ws://{addr}/ws); Ctrl-C stops"
     );
-    server.run(handshake::ctrl_c()).await;
-    println!("stopped");
+    Server::with_config(listener, args.config())
+        .run(support::ctrl_c())
+        .await;
     ExitCode::SUCCESS
 }

@@ -113,7 +113,7 @@ impl Room {
             // Room for the welcome and the newcomer's own `joined`, at the
             // very least, or nobody could ever join.
             queue_capacity: queue_capacity.max(2),
-            clock: push::unix_millis,
+            clock: support::unix_millis,
         })
     }
 

@@ -3,16 +3,14 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use echo::{LiveConnections, SCRIPT, STYLE, close_all};
-use handshake::accept_until;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use support::{LiveConnections, SCRIPT, STYLE, accept_until, close_all};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
@@ -68,11 +66,6 @@ impl Server {
     /// The room, to look into while the server runs.
     pub fn room(&self) -> Arc<Room> {
         Arc::clone(&self.room)
-    }
-
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
     }
 
     // ANCHOR: run
@@ -146,7 +139,7 @@ fn routes(
     let page = warp::path::end()
         .and(warp::get())
         .map(|| warp::reply::html(PAGE));
-    // The look and the helpers every lesson's page shares (lesson 3's).
+    // The look and the helpers every lesson's page shares (the support crate's).
     let style = warp::path("lesson.css")
         .and(warp::path::end())
         .and(warp::get())

@@ -23,8 +23,8 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use echo::{LiveConnections, LiveGuard};
 use handshake::{Headers, Reject, Request, Version, check_origin, validate};
+use support::{LiveConnections, LiveGuard};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};

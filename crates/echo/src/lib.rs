@@ -52,10 +52,7 @@ mod server;
 mod ws;
 
 pub use frame::{CloseCode, CloseFrame, Message};
-pub use server::{
-    Config, LiveConnections, LiveGuard, PAGE, SCRIPT, SHUTDOWN_TIMEOUT, STYLE, Server, close_all,
-    route, run,
-};
+pub use server::{Config, PAGE, SHUTDOWN_TIMEOUT, Server, route, run};
 pub use ws::{
     BUFFER_KEEP, CLOSE_TIMEOUT, Error, INITIAL_READ_CAPACITY, WebSocket, WebSocketConfig,
 };

@@ -2,19 +2,17 @@
 //! and a shutdown that says goodbye to every connection.
 
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use frame::CloseCode;
 use handshake::{
-    AcceptError, Limits, Reject, accept_until, complete_upgrade, http_response, read_request,
-    refuse, write_and_close,
+    AcceptError, Limits, Reject, complete_upgrade, http_response, read_request, refuse,
+    write_and_close,
 };
+use support::{LiveConnections, accept_until, close_all};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -22,14 +20,6 @@ use crate::ws::{CLOSE_TIMEOUT, Error, WebSocket, WebSocketConfig};
 
 /// The page this lesson serves at `/`: type a message, watch it come back.
 pub const PAGE: &str = include_str!("../../../static/echo.html");
-
-/// The stylesheet the lessons' pages share, served at `/lesson.css` by
-/// [`route`].
-pub const STYLE: &str = include_str!("../../../static/lesson.css");
-
-/// The script the lessons' pages share (the socket's URL, the log's lines),
-/// served at `/lesson.js` by [`route`].
-pub const SCRIPT: &str = include_str!("../../../static/lesson.js");
 
 /// How long a shutdown waits for connections to finish their close
 /// handshakes before it aborts the rest: [`CLOSE_TIMEOUT`] and a second to
@@ -56,58 +46,6 @@ impl Default for Config {
         }
     }
 }
-
-// ANCHOR: live
-/// How many connections the server is handling right now: every accepted
-/// TCP connection, from `accept` until its task ends, whatever ended it.
-///
-/// Tests use it to prove that nothing is left behind; it is cheap to clone
-/// and to read.
-#[derive(Debug, Clone)]
-pub struct LiveConnections(Arc<watch::Sender<usize>>);
-
-impl LiveConnections {
-    /// A gauge at zero.
-    pub fn new() -> LiveConnections {
-        LiveConnections(Arc::new(watch::Sender::new(0)))
-    }
-
-    /// The number right now.
-    pub fn get(&self) -> usize {
-        *self.0.borrow()
-    }
-
-    /// Waits until the number is `n` (returns at once if it is).
-    pub async fn wait_until(&self, n: usize) {
-        // We hold the sender, so the channel cannot close under us.
-        let _ = self.0.subscribe().wait_for(|&live| live == n).await;
-    }
-
-    /// Counts one connection in; it is counted out when the guard drops.
-    /// Take it before the connection's task is spawned and move it in.
-    pub fn enter(&self) -> LiveGuard {
-        self.0.send_modify(|live| *live += 1);
-        LiveGuard(self.clone())
-    }
-}
-
-impl Default for LiveConnections {
-    fn default() -> LiveConnections {
-        LiveConnections::new()
-    }
-}
-
-/// Counts its connection out when dropped: when the task returns, panics or
-/// is aborted, so the count cannot leak.
-#[derive(Debug)]
-pub struct LiveGuard(LiveConnections);
-
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        self.0.0.send_modify(|live| *live -= 1);
-    }
-}
-// ANCHOR_END: live
 
 /// The echo server, before it runs. [`run`] is `Server::new(listener).run(shutdown)`.
 #[derive(Debug)]
@@ -139,11 +77,6 @@ impl Server {
         self.live.clone()
     }
 
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
     // ANCHOR: run
     /// Serves until `shutdown` completes; then stops accepting, closes every
     /// WebSocket with 1001 (going away), waits for the close handshakes up to
@@ -173,35 +106,6 @@ impl Server {
     }
     // ANCHOR_END: run
 }
-
-// ANCHOR: shutdown
-/// Ends every connection of a server that is shutting down: cancels
-/// `stopping`, which asks each connection to close (1001, going away),
-/// waits up to `within` for their tasks to finish, and aborts the rest.
-pub async fn close_all(
-    stopping: &CancellationToken,
-    connections: &mut JoinSet<()>,
-    within: Duration,
-) {
-    stopping.cancel();
-    let all_done = async {
-        while let Some(joined) = connections.join_next().await {
-            if let Err(e) = joined
-                && e.is_panic()
-            {
-                tracing::error!("a connection task panicked: {e}");
-            }
-        }
-    };
-    if tokio::time::timeout(within, all_done).await.is_err() {
-        tracing::warn!(
-            "{} connections still open after {within:?}: aborting them",
-            connections.len()
-        );
-        connections.shutdown().await;
-    }
-}
-// ANCHOR_END: shutdown
 
 /// Serves the lesson on `listener` until `shutdown` completes (see
 /// [`Server::run`]), with the default [`Config`].
@@ -266,7 +170,7 @@ where
 
 // ANCHOR: route
 /// Reads the request and answers it as every lesson does: `page` at `/`,
-/// the shared [`STYLE`] and [`SCRIPT`] at `/lesson.css` and `/lesson.js`,
+/// the pages' shared files at `/lesson.css` and `/lesson.js`,
 /// the WebSocket handshake at `/ws` (lesson 1's checks, its refusals), 404
 /// elsewhere. Returns the bytes the client sent behind its request when it
 /// became a WebSocket, `None` when it got a file or a 404.
@@ -283,9 +187,7 @@ pub async fn route(
             return Ok(Some(incoming.leftover));
         }
         "/" => Some(("text/html; charset=utf-8", page)),
-        "/lesson.css" => Some(("text/css; charset=utf-8", STYLE)),
-        "/lesson.js" => Some(("text/javascript; charset=utf-8", SCRIPT)),
-        _ => None,
+        path => support::shared_file(path),
     };
     let response = match file {
         Some(_) if request.method != "GET" => {

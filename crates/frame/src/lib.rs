@@ -58,24 +58,26 @@
 //! Later lessons switch to `tungstenite`, which does all of this for you; this
 //! crate is what it does inside.
 
-mod annotate;
 mod assemble;
 mod close;
 mod decode;
 mod error;
 mod examples;
+mod explain;
 mod frame;
 mod header;
 mod hex;
 mod mask;
 mod opcode;
 
-pub use annotate::{Annotation, Outcome, annotate, annotate_all, annotate_prefix};
 pub use assemble::{Assembler, DEFAULT_MAX_MESSAGE_SIZE, Message};
 pub use close::{CloseCode, CloseFrame};
 pub use decode::{DEFAULT_MAX_FRAME_SIZE, Decoder, Role};
 pub use error::{CloseError, FrameError, MessageError};
 pub use examples::{Example, rfc6455_examples};
+pub use explain::{
+    Annotation, Outcome, annotate, annotate_all, annotate_prefix, explain_rfc_examples,
+};
 pub use frame::{Frame, encode};
 pub use header::{
     Header, LengthForm, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1, RSV2, RSV3, parse_header,

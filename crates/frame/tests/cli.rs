@@ -137,3 +137,8 @@ fn chapter_shows_the_real_output() {
     }
     assert!(checked >= 4, "only {checked} outputs found in the chapter");
 }
+
+#[test]
+fn help_and_mistakes_as_every_program() {
+    support::program_check::help_and_mistakes(env!("CARGO_BIN_EXE_frame"));
+}

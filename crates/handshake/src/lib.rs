@@ -17,8 +17,18 @@
 //! - [`validate`] and [`Reject`]: every rule of RFC 6455 §4.2.1, each refusal
 //!   with its status code and a one-line reason;
 //! - [`accept`]: the whole server side; [`client_handshake`]: the client side;
-//! - [`accept_until`]: the accept loop every lesson's server runs, and
-//!   [`init_logging`], [`bind_from_args`], [`ctrl_c`]: what every `main` does.
+//! - [`run`]: the lesson's own server, which prints every byte of your
+//!   browser's handshake with notes ([`annotate_request`],
+//!   [`annotate_response`]) and ends with a Close frame written byte by byte.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `accept` | the accept key, step by step |
+//! | `head` | reading a request or response head, bounded |
+//! | `parse` | the head's start line and headers |
+//! | `server_side` | the server's half: [`validate`], [`Reject`], [`accept`] |
+//! | `client_side` | the client's half: [`client_handshake`] |
+//! | `lesson` | what `cargo run -p handshake` runs |
 //!
 //! Run it and open the page it prints:
 //!
@@ -33,25 +43,23 @@
 //! `curl -i -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 8' http://127.0.0.1:9001/ws`.
 
 mod accept;
-mod cli;
-mod client;
-mod demo;
+mod client_side;
 mod head;
+mod lesson;
 mod parse;
-mod serve;
-mod server;
+mod server_side;
 
 pub use accept::{AcceptSteps, GUID, accept_key, accept_steps, generate_key, is_valid_key};
-pub use cli::{Arguments, UsageError, bind_or_explain, or_usage, start};
-pub use client::{ClientError, ClientHandshake, check_response, client_handshake, client_request};
-pub use demo::{
+pub use client_side::{
+    ClientError, ClientHandshake, check_response, client_handshake, client_request,
+};
+pub use head::{HEAD_TIMEOUT, Limits, MAX_HEAD_BYTES, ReadHeadError, find_blank_line, read_head};
+pub use lesson::{
     CLOSE_CODE, CLOSE_REASON, CLOSE_TIMEOUT, PAGE, annotate_request, annotate_response,
     close_frame, run, text_frame,
 };
-pub use head::{HEAD_TIMEOUT, Limits, MAX_HEAD_BYTES, ReadHeadError, find_blank_line, read_head};
 pub use parse::{Headers, ParseError, Request, Response, Version, parse_request, parse_response};
-pub use serve::{accept_until, bind_from_args, ctrl_c, init_logging};
-pub use server::{
+pub use server_side::{
     AcceptError, IncomingRequest, Reject, Upgraded, accept, check_origin, complete_upgrade,
     http_response, read_request, reason_phrase, refuse, response_101, validate, write_and_close,
 };

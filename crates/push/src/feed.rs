@@ -2,7 +2,7 @@
 //! and handed to every connection at the same moment.
 
 use std::convert::Infallible;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
@@ -124,13 +124,6 @@ pub fn new_boot() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
 
-/// Now, in milliseconds since the Unix epoch (0 on a clock set before 1970).
-pub fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 // ANCHOR: publish
 /// The feed's one producer: every `every`, the next phrase, numbered and
 /// stamped, to every subscriber of `feed`. It never returns; the server
@@ -152,7 +145,7 @@ pub async fn publish(
         let push = Push {
             boot: boot.to_owned(),
             seq,
-            sent_at: unix_millis(),
+            sent_at: support::unix_millis(),
             text: phrases.next().unwrap_or_default().to_owned(),
         };
         // Serialised once for everybody: Utf8Bytes is reference-counted,

@@ -58,6 +58,5 @@ pub use config::{
     Config, ConfigError, ENV_VARS, MAX_MESSAGE_SIZE, PING_INTERVAL, PONG_TIMEOUT, PUSH_INTERVAL,
     READ_BUFFER_SIZE,
 };
-pub use echo::LiveConnections;
-pub use feed::{FEED_CAPACITY, PHRASES, Phrases, Push, new_boot, publish, unix_millis};
+pub use feed::{FEED_CAPACITY, PHRASES, Phrases, Push, new_boot, publish};
 pub use server::{PAGE, run, serve};

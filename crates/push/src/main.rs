@@ -1,30 +1,29 @@
-//! `cargo run -p push [-- HOST:PORT]`: the push server of lesson 4 (default
-//! 127.0.0.1:9004). Open the printed URL and watch the phrases arrive. The
-//! heartbeat's timings come from `PUSH_PING_INTERVAL` and `PUSH_PONG_TIMEOUT`
-//! (seconds) when set.
+//! `cargo run -p push [-- HOST:PORT]`: the push server of lesson 4. Open
+//! the printed URL and watch the phrases arrive.
 
 use std::process::ExitCode;
 
+use clap::{CommandFactory, Parser, error::ErrorKind};
+
+/// Lesson 4: the server speaks first. The heartbeat's timings come from
+/// PUSH_PING_INTERVAL and PUSH_PONG_TIMEOUT (seconds) when set.
+#[derive(Parser)]
+struct Args {
+    /// Where to listen, HOST:PORT.
+    #[arg(default_value = "127.0.0.1:9004")]
+    addr: String,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    handshake::init_logging();
-    let config = match push::Config::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
-    let Some((listener, addr)) = handshake::bind_from_args("127.0.0.1:9004").await else {
+    let args = Args::parse();
+    let config = push::Config::from_env()
+        .unwrap_or_else(|e| Args::command().error(ErrorKind::ValueValidation, e).exit());
+    let Some((listener, addr)) = support::start(&args.addr).await else {
         return ExitCode::FAILURE;
     };
-    println!(
-        "lesson 4 (push): open http://{addr}/ (WebSocket at ws://{addr}/ws); a phrase every {:?}, \
-         a ping every {:?}, silent peers dropped after {:?}; Ctrl-C stops",
-        config.push_interval, config.ping_interval, config.pong_timeout
-    );
-    let live = push::LiveConnections::new();
-    push::serve(listener, config, live, handshake::ctrl_c()).await;
-    println!("stopped");
+    println!("lesson 4 (push): open http://{addr}/ (WebSocket at ws://{addr}/ws); Ctrl-C stops");
+    let live = support::LiveConnections::new();
+    push::serve(listener, config, live, support::ctrl_c()).await;
     ExitCode::SUCCESS
 }

@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use echo::{LiveConnections, close_all, route};
-use handshake::accept_until;
+use echo::route;
+use support::{LiveConnections, accept_until, close_all};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
@@ -26,7 +26,7 @@ pub const PAGE: &str = include_str!("../../../static/push.html");
 /// with 1001 (going away), waits for the close handshakes up to the
 /// shutdown timeout, and aborts whatever is left.
 ///
-/// `live` counts the connections (lesson 3's gauge): pass a clone of one you
+/// `live` counts the connections: pass a clone of one you
 /// keep, to watch it while the server runs.
 pub async fn serve(
     listener: TcpListener,

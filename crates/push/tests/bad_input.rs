@@ -116,9 +116,13 @@ async fn the_page_and_the_404() {
     assert!(text.ends_with(push::PAGE));
     // The look and the helpers the lessons' pages share (lesson 3's route).
     let style = exchange(server.addr, b"GET /lesson.css HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert!(String::from_utf8(style).unwrap().ends_with(echo::STYLE));
+    assert!(String::from_utf8(style).unwrap().ends_with(support::STYLE));
     let script = exchange(server.addr, b"GET /lesson.js HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert!(String::from_utf8(script).unwrap().ends_with(echo::SCRIPT));
+    assert!(
+        String::from_utf8(script)
+            .unwrap()
+            .ends_with(support::SCRIPT)
+    );
     let missing = exchange(server.addr, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(status_line(&missing), "HTTP/1.1 404 Not Found");
     let post = exchange(server.addr, b"POST / HTTP/1.1\r\nHost: x\r\n\r\n").await;

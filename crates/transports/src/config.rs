@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use handshake::{Arguments, UsageError};
-
 use crate::log::{LOG_CAPACITY, MAX_BATCH};
 
 /// Where `cargo run -p transports` listens unless told otherwise.
@@ -65,82 +63,85 @@ impl Default for Config {
     }
 }
 
-/// What the command line asked for.
-#[derive(Debug, Clone, PartialEq)]
+/// What the command line asked for: `transports [HOST:PORT] [--rate R]
+/// [--long-poll-timeout S] [--log-capacity N] [--allow-origin ORIGIN]...`.
+#[derive(Debug, Clone, PartialEq, clap::Parser)]
+#[command(
+    name = "transports",
+    about = "Lesson 6: one ticker over short polling, long polling, SSE and WebSocket."
+)]
 pub struct Args {
-    /// `HOST:PORT` to listen on.
+    /// Where to listen, HOST:PORT.
+    #[arg(default_value = DEFAULT_ADDR)]
     pub addr: String,
-    /// The server's settings.
-    pub config: Config,
+    /// Publish R price updates a second (0: none).
+    #[arg(long, value_name = "R", default_value_t = 2.0, value_parser = rate)]
+    pub rate: f64,
+    /// Answer a long poll with 204 after S seconds of quiet.
+    #[arg(long, value_name = "S", default_value_t = LONG_POLL_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub long_poll_timeout: u64,
+    /// Keep the last N events for clients that fall behind.
+    #[arg(long, value_name = "N", default_value_t = LOG_CAPACITY, value_parser = above_zero)]
+    pub log_capacity: usize,
+    /// Also accept WebSockets from pages of this origin, e.g.
+    /// http://localhost:8000.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = chatroom::parse_origin)]
+    pub allowed_origins: Vec<String>,
 }
 
-/// How to call the program.
-pub const USAGE: &str = "usage: transports [HOST:PORT] [--rate R] [--long-poll-timeout S] \
-[--log-capacity N] [--allow-origin ORIGIN]...
-
-  HOST:PORT              where to listen (default 127.0.0.1:9006)
-  --rate R               publish R price updates a second (default 2; 0: none)
-  --long-poll-timeout S  answer a long poll with 204 after S seconds of quiet (default 25)
-  --log-capacity N       keep the last N events for clients that fall behind (default 1024)
-  --allow-origin O       also accept WebSockets from pages of origin O";
-
 impl Args {
-    /// Reads the arguments after the program's name (with lesson 1's
-    /// [`Arguments`]).
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, UsageError> {
-        let mut config = Config::default();
-        let mut args = Arguments::new(args);
-        while let Some(flag) = args.next_flag()? {
-            match flag.as_str() {
-                "--rate" => {
-                    let rate: f64 =
-                        args.number(&flag, "events a second, 0 to 10000", |r: &f64| {
-                            r.is_finite() && (0.0..=10_000.0).contains(r)
-                        })?;
-                    config.tick_interval =
-                        (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
-                }
-                "--long-poll-timeout" => {
-                    let secs = args.number(&flag, "seconds above 0", |&s| s > 0)?;
-                    config.long_poll_timeout = Duration::from_secs(secs);
-                }
-                "--log-capacity" => {
-                    config.log_capacity = args.number(&flag, "a number above 0", |&n| n > 0)?;
-                }
-                "--allow-origin" => {
-                    let origin = chatroom::origin_arg(args.value(&flag)?)?;
-                    config.limits.allowed_origins.push(origin);
-                }
-                _ => return Err(args.unknown(&flag)),
-            }
-        }
-        Ok(Args {
-            addr: args.addr_or(DEFAULT_ADDR),
-            config,
-        })
+    /// The server's settings: the defaults, with what the command line
+    /// changed.
+    pub fn config(&self) -> Config {
+        let mut config = Config {
+            tick_interval: (self.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / self.rate)),
+            long_poll_timeout: Duration::from_secs(self.long_poll_timeout),
+            log_capacity: self.log_capacity,
+            ..Config::default()
+        };
+        config.limits.allowed_origins = self.allowed_origins.clone();
+        config
+    }
+}
+
+fn rate(r: &str) -> Result<f64, String> {
+    match r.parse::<f64>() {
+        Ok(r) if r.is_finite() && (0.0..=10_000.0).contains(&r) => Ok(r),
+        _ => Err("expected events a second, 0 to 10000".to_owned()),
+    }
+}
+
+fn above_zero(n: &str) -> Result<usize, String> {
+    match n.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a number above 0".to_owned()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn parse(args: &[&str]) -> Result<Args, UsageError> {
-        Args::parse(args.iter().map(|s| s.to_string()))
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("transports").chain(args.iter().copied()))
     }
 
     #[test]
     fn defaults_flags_and_mistakes() {
         let args = parse(&[]).unwrap();
         assert_eq!(
-            (args.addr.as_str(), args.config),
+            (args.addr.as_str(), args.config()),
             (DEFAULT_ADDR, Config::default())
         );
         let args = parse(&["--rate", "20", "0.0.0.0:9106", "--long-poll-timeout", "5"]).unwrap();
         assert_eq!(args.addr, "0.0.0.0:9106");
-        assert_eq!(args.config.tick_interval, Some(Duration::from_millis(50)));
-        assert_eq!(args.config.long_poll_timeout, Duration::from_secs(5));
-        assert_eq!(parse(&["--rate", "0"]).unwrap().config.tick_interval, None);
+        assert_eq!(args.config().tick_interval, Some(Duration::from_millis(50)));
+        assert_eq!(args.config().long_poll_timeout, Duration::from_secs(5));
+        assert_eq!(
+            parse(&["--rate", "0"]).unwrap().config().tick_interval,
+            None
+        );
         for bad in [
             &["--rate"][..],
             &["--rate", "-1"],

@@ -65,7 +65,7 @@ mod ticker;
 mod ws;
 
 pub use config::{
-    Args, Config, DEFAULT_ADDR, KEEP_ALIVE, LONG_POLL_TIMEOUT, SSE_RETRY, TICK_INTERVAL, USAGE,
+    Args, Config, DEFAULT_ADDR, KEEP_ALIVE, LONG_POLL_TIMEOUT, SSE_RETRY, TICK_INTERVAL,
 };
 pub use log::{Event, Gap, LOG_CAPACITY, Log, MAX_BATCH, Quote, Tick};
 pub use server::{PAGE, Server, run};

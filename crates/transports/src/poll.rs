@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use echo::LiveConnections;
+use support::LiveConnections;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use warp::http::{HeaderValue, StatusCode, header};

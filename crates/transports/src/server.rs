@@ -3,17 +3,15 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
+
 use std::sync::Arc;
 
 use chatroom::{
     Gate, TICKET_TTL, Tickets, Upgrade, admission, http_server, refusal, serve_http,
     websocket_config,
 };
-use echo::{LiveConnections, SCRIPT, STYLE, close_all};
-use handshake::accept_until;
 use hyper_util::service::TowerToHyperService;
+use support::{LiveConnections, SCRIPT, STYLE, accept_until, close_all};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
@@ -79,11 +77,6 @@ impl Server {
     /// How many SSE streams are open.
     pub fn sse_streams(&self) -> LiveConnections {
         self.streams.clone()
-    }
-
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
     }
 
     // ANCHOR: run

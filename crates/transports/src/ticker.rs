@@ -71,7 +71,7 @@ pub async fn publish(log: &Log, every: Duration) -> Infallible {
         ticks.tick().await;
         // A thread-local generator, used and let go before the next await.
         let quote = market.step(&mut rand::rng());
-        log.append(quote, push::unix_millis());
+        log.append(quote, support::unix_millis());
     }
 }
 // ANCHOR_END: publish

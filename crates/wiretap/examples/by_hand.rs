@@ -8,18 +8,27 @@
 use std::process::ExitCode;
 
 use bytes::BytesMut;
+use clap::Parser;
 use frame::{CloseCode, CloseFrame, Decoder, Frame, OpCode, RSV1, Role, encode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Sends what a browser never does: a message in three fragments with a
+/// ping between them, then a Close.
+#[derive(Parser)]
+struct Args {
+    /// Also send a frame with RSV1 set, as a compressing client would.
+    #[arg(long)]
+    rsv1: bool,
+    /// The wiretap (or any lesson), HOST:PORT.
+    #[arg(default_value = "127.0.0.1:9007")]
+    addr: String,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let rsv1 = args.first().is_some_and(|a| a == "--rsv1");
-    if rsv1 {
-        args.remove(0);
-    }
-    let addr = args.first().map_or("127.0.0.1:9007", String::as_str);
+    let Args { rsv1, addr } = Args::parse();
+    let addr = addr.as_str();
     match talk(addr, rsv1).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -52,7 +52,7 @@ pub use event::{
     BodyFraming, CloseStep, Direction, Ending, Event, EventKind, Seen, Undecodable, What,
 };
 pub use proxy::{CONNECT_TIMEOUT, READ_BUFFER, run};
-pub use render::{Format, render, to_json, to_text, write_events};
+pub use render::{Format, OUTPUT_QUEUE, render, tap_to_stdout, to_json, to_text, write_events};
 pub use tap::ConnTap;
 
 /// The default [`Options::preview`]: payload bytes kept per data frame.

@@ -36,6 +36,30 @@ const SECRET_HEADERS: [&str; 4] = [
     "proxy-authorization",
 ];
 
+/// Runs the tap ([`crate::run`]) on `listener` until `shutdown`, with the
+/// events printed to standard output in `format` by a thread of their own,
+/// so a slow terminal never slows the traffic: past [`OUTPUT_QUEUE`] events
+/// waiting, new ones are dropped and counted. Returns an error when
+/// standard output was closed (`| head`): the capture ended early.
+pub async fn tap_to_stdout(
+    listener: tokio::net::TcpListener,
+    upstream: std::net::SocketAddr,
+    format: Format,
+    options: crate::Options,
+    shutdown: impl std::future::Future,
+) -> io::Result<()> {
+    let (events, received) = mpsc::channel(OUTPUT_QUEUE);
+    let printer = std::thread::spawn(move || write_events(received, format, io::stdout()));
+    crate::run(listener, upstream, options, events, shutdown).await;
+    // `run` has dropped the last sender: the printer drains and returns.
+    printer
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the printer panicked")))
+}
+
+/// Events waiting for the printer of [`tap_to_stdout`]: room for a burst.
+pub const OUTPUT_QUEUE: usize = 4096;
+
 // ANCHOR: write_events
 /// Prints events as they arrive until every sender is gone. Blocking: run it
 /// on a thread of its own, so a slow terminal never holds up the runtime

@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chatroom::{Config, Room, Server};
-use echo::LiveConnections;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
+use support::LiveConnections;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -49,8 +49,8 @@ impl Running {
 
 pub async fn start(config: Config) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let server = Server::with_config(listener, config);
-    let addr = server.local_addr().unwrap();
     let live = server.live_connections();
     let room = server.room();
     let (stop, stopped) = oneshot::channel::<()>();

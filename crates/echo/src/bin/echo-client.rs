@@ -9,6 +9,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
@@ -18,39 +19,25 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const USAGE: &str = "usage: echo-client [--url ws://HOST:PORT/PATH] [MESSAGE...]
-  sends each MESSAGE (with none: each line typed on stdin, Ctrl-D to end)
-  and prints what comes back; the URL defaults to ws://127.0.0.1:9003/ws,
-  lesson 3's server (cargo run -p echo)";
-
 /// How long we wait for an echo, or for the server's answer to our Close.
 const WAIT: Duration = Duration::from_secs(5);
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Sends each MESSAGE to a WebSocket server (with none: each line typed
+/// on standard input, Ctrl-D to end) and prints what comes back.
+#[derive(Parser)]
+struct Args {
+    /// The server; the default is lesson 3's (`cargo run -p echo`).
+    #[arg(long, default_value = "ws://127.0.0.1:9003/ws")]
+    url: String,
+    /// The messages to send, in order.
+    messages: Vec<String>,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut url = String::from("ws://127.0.0.1:9003/ws");
-    let mut messages = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            "--url" => match args.next() {
-                Some(value) => url = value,
-                None => {
-                    eprintln!("--url needs a value\n{USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-            // Everything after `--` is a message, even `--url`.
-            "--" => messages.extend(args.by_ref()),
-            _ => messages.push(arg),
-        }
-    }
+    let Args { url, messages } = Args::parse();
     match talk(&url, messages).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

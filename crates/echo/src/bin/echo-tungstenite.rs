@@ -8,24 +8,33 @@
 //! graceful shutdown (Ctrl-C just exits), and deadlines for a peer that
 //! never answers a Close.
 
+use std::process::ExitCode;
+
+use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Error, protocol::WebSocketConfig};
+
+/// Lesson 3's echo server again, on tokio-tungstenite.
+#[derive(Parser)]
+struct Args {
+    /// Where to listen, HOST:PORT.
+    #[arg(default_value = "127.0.0.1:9013")]
+    addr: String,
+}
 
 // ANCHOR: tungstenite
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1);
-    let listener = TcpListener::bind(addr.as_deref().unwrap_or("127.0.0.1:9013")).await?;
-    println!(
-        "echo on tokio-tungstenite: ws://{}/ ; Ctrl-C stops",
-        listener.local_addr()?
-    );
-    let ctrl_c = tokio::signal::ctrl_c();
+async fn main() -> ExitCode {
+    let Some((listener, addr)) = support::start(&Args::parse().addr).await else {
+        return ExitCode::FAILURE;
+    };
+    println!("echo on tokio-tungstenite: ws://{addr}/ ; Ctrl-C stops");
+    let ctrl_c = support::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => return Ok(()),
+            () = &mut ctrl_c => return ExitCode::SUCCESS,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
                     tokio::spawn(async move {

@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use echo::{Config, LiveConnections, Server};
+use echo::{Config, Server};
 use frame::{CloseCode, CloseFrame, Decoder, Frame, OpCode, Role, encode};
+use support::LiveConnections;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -38,8 +39,8 @@ impl TestServer {
 
     pub async fn start_with(config: Config) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let server = Server::new(listener).with_config(config);
-        let addr = server.local_addr().unwrap();
         let live = server.live_connections();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {

@@ -10,6 +10,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
@@ -19,11 +20,17 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 /// How long we wait for the server to answer our Close.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
+/// Prints what a push server sends, and answers its pings.
+#[derive(Parser)]
+struct Args {
+    /// The server; the default is lesson 4's (`cargo run -p push`).
+    #[arg(default_value = "ws://127.0.0.1:9004/ws")]
+    url: String,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let url = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "ws://127.0.0.1:9004/ws".into());
+    let Args { url } = Args::parse();
     let mut ws = match tokio_tungstenite::connect_async(url.as_str()).await {
         Ok((ws, _response)) => ws,
         Err(e) => {
@@ -35,7 +42,7 @@ async fn main() -> ExitCode {
     eprintln!(
         "connected to {url}; pid {pid} (kill -STOP {pid} freezes me, kill -CONT {pid} thaws me)"
     );
-    let ctrl_c = handshake::ctrl_c();
+    let ctrl_c = support::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {

@@ -32,7 +32,7 @@ pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Our server on 127.0.0.1:0, with its gauge, until the test stops it.
 pub struct Running {
     pub addr: SocketAddr,
-    pub live: push::LiveConnections,
+    pub live: support::LiveConnections,
     pub config: Config,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
@@ -47,7 +47,7 @@ pub async fn serve(config: Config) -> Running {
 /// Starts the server with `config` on a listener the test made.
 pub async fn serve_on(listener: tokio::net::TcpListener, config: Config) -> Running {
     let addr = listener.local_addr().unwrap();
-    let live = push::LiveConnections::new();
+    let live = support::LiveConnections::new();
     let shutdown = CancellationToken::new();
     let stopped = shutdown.clone().cancelled_owned();
     let task = tokio::spawn(push::serve(listener, config, live.clone(), stopped));

@@ -65,3 +65,8 @@ fn a_small_run_measures_every_transport_and_writes_the_tables() {
     assert_eq!(json["runs"].as_array().map(Vec::len), Some(8));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn help_and_mistakes_as_every_program() {
+    support::program_check::help_and_mistakes(env!("CARGO_BIN_EXE_transports-bench"));
+}

@@ -9,8 +9,9 @@
 //! cargo run -p book -- --check         # build, then run the checker; exit 1 on a fault
 //! ```
 //!
-//! There is no live reload: the build happens once, at start-up, so after
-//! editing a chapter or a lesson you stop the server (Ctrl-C) and run it again.
+//! While it serves, it watches the sources (the chapters, `book.toml`, and
+//! the lessons and pages the chapters include): after an edit it rebuilds
+//! the book and every open page reloads itself, told over a WebSocket.
 //!
 //! The crate has three parts:
 //!
@@ -27,10 +28,11 @@
 //!   catches `cargo run -p` commands for packages that do not exist, or that
 //!   leave cargo no single binary to run (several and no `default-run`, none,
 //!   or a `--bin` the package does not have).
-//! - [`serve()`] is a small static file server on Tokio, written by hand for
-//!   the same reason the lessons are: it is short, and every rule in it (no
-//!   path leaves the book, a bounded request head, a read deadline) is one a
-//!   real server needs.
+//! - [`serve()`] serves the built book with warp's `fs::dir`, and does the
+//!   live reload: it polls the sources, rebuilds, and sends `reload` on a
+//!   WebSocket at `/__livereload` to every open page, where a few lines of
+//!   JavaScript ([`LIVE_RELOAD_SCRIPT`], added to the pages only as they are
+//!   served) reload it. A small real use of the protocol this book teaches.
 
 use std::path::{Path, PathBuf};
 
@@ -38,9 +40,10 @@ use mdbook_driver::MDBook;
 
 pub mod check;
 mod serve;
+mod watch;
 
 pub use check::{Fault, Problem, check};
-pub use serve::{MAX_HEAD_BYTES, READ_TIMEOUT, serve};
+pub use serve::{LIVE_RELOAD_SCRIPT, serve};
 
 /// The address `cargo run -p book` listens on when given none.
 ///

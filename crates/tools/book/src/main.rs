@@ -1,71 +1,75 @@
-//! `cargo run -p book [-- HOST:PORT | --check]`: build the course book, then
-//! serve it (on 127.0.0.1:3000 by default) or check it. See the library's
-//! documentation for what each does.
+//! `cargo run -p book [-- HOST:PORT] [--check]`: build the course book, then
+//! serve it with live reload (on 127.0.0.1:3000 by default) or check it.
+//! See the library's documentation for what each does.
 
 use std::process::ExitCode;
 
-use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
+use clap::Parser;
+
+/// Builds the course book, then serves it with live reload, or checks it.
+#[derive(Parser)]
+struct Args {
+    /// Where to serve the book.
+    #[arg(default_value = book::DEFAULT_ADDR, value_name = "HOST:PORT")]
+    addr: String,
+    /// Check the book instead of serving it: every include resolves, and
+    /// every `cargo run -p` names a package with one binary to run. Exits 1
+    /// on a fault.
+    #[arg(long)]
+    check: bool,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args = Args::parse();
     // mdBook reports through `tracing` (an include it cannot read is logged,
-    // not returned), so a subscriber is what makes its warnings visible.
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
-    match run(std::env::args().nth(1)).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = e.source();
-            while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
-                source = cause.source();
-            }
-            ExitCode::FAILURE
+    // not returned), so a subscriber is what makes its warnings visible. On
+    // standard error: standard output is for the URL and the verdict.
+    support::init_logging("info");
+    let result = if args.check {
+        check().await
+    } else {
+        serve(&args.addr).await
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        let mut source = e.source();
+        while let Some(cause) = source {
+            eprintln!("  caused by: {cause}");
+            source = cause.source();
         }
-    }
+        ExitCode::FAILURE
+    })
 }
 
-async fn run(arg: Option<String>) -> Result<ExitCode, book::Error> {
-    if arg
-        .as_deref()
-        .is_some_and(|a| a.starts_with('-') && a != "--check")
-    {
-        eprintln!("usage: cargo run -p book [-- HOST:PORT | --check]");
-        return Ok(ExitCode::FAILURE);
-    }
-    // mdBook is synchronous and writes many files: keep it off the runtime's
-    // worker threads.
-    let build_dir = tokio::task::spawn_blocking(book::build_book).await??;
+/// Builds `book/build`. mdBook is synchronous and writes many files: off
+/// the runtime's worker threads.
+async fn build() -> Result<std::path::PathBuf, book::Error> {
+    tokio::task::spawn_blocking(book::build_book).await?
+}
 
-    if arg.as_deref() == Some("--check") {
-        let problems = book::check(&book::book_dir(), &build_dir, &book::workspace_root())?;
-        for problem in &problems {
-            eprintln!("{problem}");
-        }
-        if problems.is_empty() {
-            println!("The book checks out: every include resolves.");
-            return Ok(ExitCode::SUCCESS);
-        }
-        eprintln!("{} problem(s) in the book", problems.len());
-        return Ok(ExitCode::FAILURE);
+async fn check() -> Result<ExitCode, book::Error> {
+    let build_dir = build().await?;
+    let problems = book::check(&book::book_dir(), &build_dir, &book::workspace_root())?;
+    for problem in &problems {
+        eprintln!("{problem}");
     }
+    if problems.is_empty() {
+        println!("The book checks out: every include resolves.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} problem(s) in the book", problems.len());
+    Ok(ExitCode::FAILURE)
+}
 
-    let listener = TcpListener::bind(arg.as_deref().unwrap_or(book::DEFAULT_ADDR)).await?;
-    println!(
-        "The book is at http://{}/ (Ctrl-C to stop; re-run after editing)",
-        listener.local_addr()?
-    );
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            // Without our handler, Ctrl-C keeps its default effect of ending
-            // the process, so waiting for ever here loses nothing.
-            tracing::warn!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
+async fn serve(addr: &str) -> Result<ExitCode, book::Error> {
+    // Bind before building: a taken address is reported at once, not after
+    // the seconds a build takes.
+    let Some((listener, addr)) = support::bind(addr).await else {
+        return Ok(ExitCode::FAILURE);
     };
-    book::serve(listener, build_dir, ctrl_c).await?;
+    let build_dir = build().await?;
+    println!("The book is at http://{addr}/ (it rebuilds and reloads as you edit; Ctrl-C to stop)");
+    book::serve(listener, book::book_dir(), build_dir, support::ctrl_c()).await?;
     Ok(ExitCode::SUCCESS)
 }

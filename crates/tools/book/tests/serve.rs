@@ -1,70 +1,117 @@
-//! The file server, over real TCP on a port of its own: the right files
-//! with the right types, and nothing outside the directory it serves.
+//! Serving a small book built for the purpose, over real TCP on a port of
+//! its own: the right files with the right types, nothing outside the build
+//! directory, and live reload, from the edit to the reloaded page.
 
 mod common;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::TempDir;
+use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
 
-/// Every wait in these tests is bounded by this.
-const WAIT: Duration = Duration::from_secs(10);
+/// Every wait in these tests is bounded by this. Generous: a rebuild on a
+/// busy machine can take a few seconds.
+const WAIT: Duration = Duration::from_secs(30);
 
-const INDEX: &str = "<!DOCTYPE html><title>Book</title><link rel=stylesheet href=css/style.css>";
-const STYLE: &str = "body { color: black; }\n";
-const NOT_FOUND_PAGE: &str = "<!DOCTYPE html><title>Not here</title>";
-const SECRET: &str = "[package]\nname = \"secret\"\n";
+/// Outside the build directory, beside `book.toml`: no request may read it.
+const SECRET: &str = "the secret that must not leak";
 
-/// A running server on a temporary site, and what it takes to stop it.
+/// A book in a temporary directory: two chapters, one of which includes a
+/// file from `lesson/`, which `book.toml` names as an extra directory to
+/// watch, as ours names `crates/` and `static/`.
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new(label: &str) -> Fixture {
+        let dir = TempDir::new(label);
+        dir.write(
+            "book/book.toml",
+            "[book]\ntitle = \"Test\"\n\n[build]\nbuild-dir = \"build\"\n\
+             create-missing = false\nextra-watch-dirs = [\"../lesson\"]\n",
+        );
+        dir.write(
+            "book/src/SUMMARY.md",
+            "# Summary\n\n- [Intro](intro.md)\n- [Chapter](chapter.md)\n",
+        );
+        dir.write("book/src/intro.md", "# Intro\n\nFirst words.\n");
+        dir.write(
+            "book/src/chapter.md",
+            "# Chapter\n\n```rust\n{{#include ../../lesson/src/lib.rs}}\n```\n",
+        );
+        dir.write("book/src/files/hello.txt", "hello, reader\n");
+        dir.write("lesson/src/lib.rs", "pub fn first_version() {}\n");
+        dir.write("book/secret.txt", SECRET);
+        Fixture { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("book")
+    }
+}
+
+/// The fixture's book, built and served, and what it takes to stop it.
 struct Server {
     addr: SocketAddr,
+    build_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-    /// The site is `<dir>/site`; `<dir>/Cargo.toml` is outside it.
-    _dir: TempDir,
+    task: JoinHandle<Result<(), book::Error>>,
+    fixture: Fixture,
 }
 
 impl Server {
     async fn start(label: &str) -> Server {
-        let dir = TempDir::new(label);
-        dir.write("site/index.html", INDEX);
-        dir.write("site/css/style.css", STYLE);
-        dir.write("site/404.html", NOT_FOUND_PAGE);
-        dir.write(
-            "site/guide/index.html",
-            "<!DOCTYPE html><title>Guide</title>",
-        );
-        dir.write("Cargo.toml", SECRET);
+        let fixture = Fixture::new(label);
+        let root = fixture.root();
+        let build_dir = timeout(
+            WAIT,
+            tokio::task::spawn_blocking(move || book::build(&root, None)),
+        )
+        .await
+        .expect("the book builds in time")
+        .expect("the build does not panic")
+        .expect("the test book builds");
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let root = dir.path().join("site");
-        let task = tokio::spawn(async move {
-            book::serve(listener, root, async {
+        let task = tokio::spawn(book::serve(
+            listener,
+            fixture.root(),
+            build_dir.clone(),
+            async {
                 let _ = stopped.await;
-            })
-            .await
-        });
+            },
+        ));
         Server {
             addr,
+            build_dir,
             stop: Some(stop),
             task,
-            _dir: dir,
+            fixture,
         }
     }
 
-    /// Sends `raw` as the whole request and reads the whole response.
-    async fn send(&self, raw: &[u8]) -> Response {
+    /// Sends a GET of `target`, exactly as written (no client tidies the
+    /// path first), and reads the whole response.
+    async fn get(&self, target: &str) -> Response {
         timeout(WAIT, async {
             let mut stream = TcpStream::connect(self.addr).await.expect("connect");
-            stream.write_all(raw).await.expect("send the request");
+            let request =
+                format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .expect("send the request");
             let mut bytes = Vec::new();
             stream
                 .read_to_end(&mut bytes)
@@ -74,11 +121,6 @@ impl Server {
         })
         .await
         .expect("the server answers in time")
-    }
-
-    async fn get(&self, target: &str) -> Response {
-        self.send(format!("GET {target} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
-            .await
     }
 
     async fn stop(mut self) {
@@ -98,16 +140,15 @@ impl Server {
 struct Response {
     status: u16,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    body: String,
 }
 
 impl Response {
     fn parse(bytes: &[u8]) -> Response {
-        let end = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| panic!("no complete head in {:?}", String::from_utf8_lossy(bytes)));
-        let head = std::str::from_utf8(&bytes[..end]).expect("an ASCII head");
+        let text = String::from_utf8_lossy(bytes);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("no complete head in {text:?}"));
         let mut lines = head.split("\r\n");
         let status_line = lines.next().expect("a status line");
         let status = status_line
@@ -124,7 +165,7 @@ impl Response {
         Response {
             status,
             headers,
-            body: bytes[end + 4..].to_vec(),
+            body: body.to_owned(),
         }
     }
 
@@ -135,170 +176,155 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-#[tokio::test]
-async fn serves_index_html_for_the_root() {
-    let server = Server::start("index").await;
-    let response = server.get("/").await;
-    assert_eq!(response.status, 200);
-    assert_eq!(
-        response.header("content-type"),
-        Some("text/html; charset=utf-8")
-    );
-    assert_eq!(
-        response.header("content-length"),
-        Some(INDEX.len().to_string().as_str())
-    );
-    assert_eq!(response.text(), INDEX);
-    // The same page by name, with a query string that means nothing here.
-    assert_eq!(server.get("/index.html?v=2").await.text(), INDEX);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn serves_css_as_css() {
-    let server = Server::start("css").await;
-    let response = server.get("/css/style.css").await;
-    assert_eq!(response.status, 200);
-    assert_eq!(
-        response.header("content-type"),
-        Some("text/css; charset=utf-8")
-    );
-    assert_eq!(response.text(), STYLE);
-    // Percent-encoded letters are the same letters.
-    assert_eq!(server.get("/css/%73tyle.css").await.text(), STYLE);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn head_sends_the_headers_of_get_and_no_body() {
-    let server = Server::start("head").await;
-    let response = server
-        .send(b"HEAD /css/style.css HTTP/1.1\r\nHost: test\r\n\r\n")
-        .await;
-    assert_eq!(response.status, 200);
-    assert_eq!(
-        response.header("content-length"),
-        Some(STYLE.len().to_string().as_str())
-    );
-    assert!(response.body.is_empty(), "{:?}", response.text());
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_missing_file_is_a_404_with_the_books_page() {
-    let server = Server::start("404").await;
-    let response = server.get("/no/such/page.html").await;
-    assert_eq!(response.status, 404);
-    assert_eq!(
-        response.header("content-type"),
-        Some("text/html; charset=utf-8")
-    );
-    assert_eq!(response.text(), NOT_FOUND_PAGE);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_directory_without_its_slash_is_redirected() {
-    let server = Server::start("redirect").await;
-    let response = server.get("/guide").await;
-    assert_eq!(response.status, 301);
-    assert_eq!(response.header("location"), Some("/guide/"));
-    assert!(server.get("/guide/").await.text().contains("Guide"));
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn no_path_leaves_the_site() {
-    let server = Server::start("traversal").await;
-    for target in [
-        "/../Cargo.toml",
-        "/css/../../Cargo.toml",
-        "/%2e%2e/Cargo.toml",
-        "/%2E%2E%2fCargo.toml",
-        "/css/.%2e/%2e./Cargo.toml",
-        "/..%5cCargo.toml",
-    ] {
-        let response = server.get(target).await;
-        assert_eq!(response.status, 400, "{target}: {}", response.text());
+    /// Asserts a 200 with a content type starting with `mime`.
+    fn assert_ok(&self, mime: &str) {
+        assert_eq!(self.status, 200, "{self:?}");
+        let content_type = self.header("content-type").unwrap_or_default();
         assert!(
-            !response.text().contains("secret"),
-            "{target} leaked the file"
+            content_type.starts_with(mime),
+            "{content_type:?} for {self:?}"
         );
     }
+}
+
+const SCRIPT_TAG: &str = r#"<script src="/__livereload.js"></script>"#;
+
+#[tokio::test]
+async fn serves_the_index_and_a_chapter_as_html_with_the_live_reload_script() {
+    let server = Server::start("pages").await;
+
+    let index = server.get("/").await;
+    index.assert_ok("text/html");
+    assert!(index.body.contains("First words."), "{}", index.body);
+    assert!(index.body.contains(SCRIPT_TAG), "{}", index.body);
+
+    let chapter = server.get("/chapter.html").await;
+    chapter.assert_ok("text/html");
+    assert!(chapter.body.contains("first_version"), "{}", chapter.body);
+    assert!(chapter.body.contains(SCRIPT_TAG), "{}", chapter.body);
+    assert_eq!(chapter.header("cache-control"), Some("no-store"));
+
+    // The script is added on the way out: the build on disk stays plain.
+    let on_disk = std::fs::read_to_string(server.build_dir.join("chapter.html")).expect("read");
+    assert!(!on_disk.contains("__livereload"), "{on_disk}");
     server.stop().await;
 }
 
 #[tokio::test]
-async fn only_get_and_head_are_answered() {
-    let server = Server::start("post").await;
-    let response = server
-        .send(b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello")
-        .await;
-    assert_eq!(response.status, 405);
-    assert_eq!(response.header("allow"), Some("GET, HEAD"));
-    let response = server
-        .send(b"DELETE /index.html HTTP/1.1\r\nHost: test\r\n\r\n")
-        .await;
-    assert_eq!(response.status, 405);
+async fn serves_the_script_and_other_files_untouched() {
+    let server = Server::start("files").await;
+
+    let script = server.get("/__livereload.js").await;
+    script.assert_ok("text/javascript");
+    assert_eq!(script.body, book::LIVE_RELOAD_SCRIPT);
+    assert!(script.body.contains("location.reload()"), "{}", script.body);
+
+    let text = server.get("/files/hello.txt").await;
+    text.assert_ok("text/plain");
+    assert_eq!(text.body, "hello, reader\n");
     server.stop().await;
 }
 
 #[tokio::test]
-async fn malformed_requests_get_a_400() {
-    let server = Server::start("malformed").await;
-    for raw in [
-        &b"GET /\r\n\r\n"[..],
-        b"GET / HTTP/1.1\r\n\r\n",
-        b"GET http://test/ HTTP/1.1\r\nHost: test\r\n\r\n",
-        b"GET /%zz HTTP/1.1\r\nHost: test\r\n\r\n",
+async fn a_missing_page_is_a_404_with_the_books_own_page() {
+    let server = Server::start("404").await;
+    let response = server.get("/no/such/page.html").await;
+    assert_eq!(response.status, 404, "{response:?}");
+    assert!(
+        response
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{response:?}"
+    );
+    // mdBook's 404 page, with its links back into the book.
+    assert!(
+        response.body.contains("Document not found"),
+        "{}",
+        response.body
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn no_path_leaves_the_build_directory() {
+    let server = Server::start("traversal").await;
+    for target in [
+        "/../secret.txt",
+        "/files/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E%2fsecret.txt",
+        "/files/.%2e/%2e./secret.txt",
+        "/..%5csecret.txt",
     ] {
-        let response = server.send(raw).await;
-        assert_eq!(response.status, 400, "{:?}", String::from_utf8_lossy(raw));
+        let response = server.get(target).await;
+        assert_ne!(response.status, 200, "{target}: {response:?}");
+        assert!(!response.body.contains(SECRET), "{target} leaked the file");
     }
+    // The file is there, one level up: the refusals above are not for want
+    // of it.
+    assert!(server.fixture.root().join("secret.txt").is_file());
     server.stop().await;
 }
 
 #[tokio::test]
-async fn an_oversized_head_gets_a_431() {
-    let server = Server::start("431").await;
-    let filler = "a".repeat(book::MAX_HEAD_BYTES);
-    let response = server
-        .send(format!("GET / HTTP/1.1\r\nHost: test\r\nX-Filler: {filler}\r\n\r\n").as_bytes())
-        .await;
-    assert_eq!(response.status, 431);
-    server.stop().await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_silent_client_is_dropped_after_the_read_timeout() {
-    let server = Server::start("silent").await;
-    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-    stream
-        .write_all(b"GET / HTTP/1.1\r\n")
+async fn an_edit_rebuilds_the_book_and_reloads_the_open_pages() {
+    let server = Server::start("reload").await;
+    let url = format!("ws://{}/__livereload", server.addr);
+    let (mut socket, _) = timeout(WAIT, tokio_tungstenite::connect_async(url))
         .await
-        .expect("send half a head");
-    // The clock is paused, so this waits for the server's deadline in no
-    // real time; the server closes without a word.
-    let mut bytes = Vec::new();
-    timeout(book::READ_TIMEOUT * 2, stream.read_to_end(&mut bytes))
-        .await
-        .expect("the server drops us before our own deadline")
-        .expect("a clean close");
-    assert!(bytes.is_empty(), "{:?}", String::from_utf8_lossy(&bytes));
-    server.stop().await;
-}
+        .expect("the handshake ends in time")
+        .expect("the live-reload socket opens");
 
-#[tokio::test]
-async fn shutdown_stops_accepting() {
-    let server = Server::start("shutdown").await;
+    // A chapter changes: the page is told, and the new text is served.
+    server
+        .fixture
+        .dir
+        .write("book/src/intro.md", "# Intro\n\nSecond words, and more.\n");
+    let message = timeout(WAIT, socket.next())
+        .await
+        .expect("the reload comes in time")
+        .expect("the socket is open")
+        .expect("a message");
+    assert_eq!(message, Message::text("reload"));
+    let intro = server.get("/intro.html").await;
+    intro.assert_ok("text/html");
+    assert!(intro.body.contains("Second words"), "{}", intro.body);
+
+    // A file the chapter includes from an extra watched directory: the
+    // same.
+    server
+        .fixture
+        .dir
+        .write("lesson/src/lib.rs", "pub fn second_version() {}\n");
+    let message = timeout(WAIT, socket.next())
+        .await
+        .expect("the reload comes in time")
+        .expect("the socket is open")
+        .expect("a message");
+    assert_eq!(message, Message::text("reload"));
+    let chapter = server.get("/chapter.html").await;
+    assert!(chapter.body.contains("second_version"), "{}", chapter.body);
+
+    // Stopping the server closes the socket: 1001, going away. The client
+    // reads on meanwhile, so that it answers the Close and the server's
+    // closing handshake can end.
     let addr = server.addr;
-    assert_eq!(server.get("/").await.status, 200);
+    let reader = tokio::spawn(async move {
+        let mut messages = Vec::new();
+        while let Some(message) = socket.next().await {
+            messages.push(message.expect("a clean close"));
+        }
+        messages
+    });
     server.stop().await;
+    let messages = timeout(WAIT, reader)
+        .await
+        .expect("the socket ends in time")
+        .expect("the reader does not panic");
+    let Some(Message::Close(Some(frame))) = messages.last() else {
+        panic!("no Close frame with a code: {messages:?}");
+    };
+    assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
     let refused = timeout(WAIT, TcpStream::connect(addr))
         .await
         .expect("connect returns in time");

@@ -1,52 +1,26 @@
-//! The command line, parsed by hand: a dozen flags do not need a framework,
-//! and every limit is checked here, before a socket is opened.
+//! The command line: clap reads the flags, and [`Flags::check`] applies the
+//! defaults, the limits and which flag belongs to which mode, before a
+//! socket is opened.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::{BroadcastOptions, EchoOptions, IdleOptions, Protocol, TAG_LEN, Target};
 
-/// What `--help` prints.
-pub const USAGE: &str = "\
-usage: loadgen [--url URL] [--connections N] [--size BYTES] [--duration D] [--warmup D]
-               [--server-pid PID] [--threads N] [--json]
-       loadgen --idle N [--url URL] [--hold D] [--server-pid PID] [--threads N] [--json]
-       loadgen --broadcast N [--protocol chatroom|plain] [--rate R] [--size BYTES]
-               [--duration D] [--warmup D] [--url URL] [--server-pid PID] [--threads N] [--json]
-
+/// The modes and their flags, after clap's list of flags in `--help`.
+const MODES: &str = "\
 Echo mode (the default), closed loop: N connections each send one masked text
 message of BYTES, wait for its echo, check it and time it, and repeat. After
 the warm-up, round trips are recorded for D; then msgs/s and p50/p99/p99.9.
 
-Idle mode: open N connections, hold them for the --hold time, and report how
-much the server's memory grew per connection (needs --server-pid).
+Idle mode (--idle N): open N connections, hold them for the --hold time, and
+report how much the server's memory grew per connection (needs --server-pid).
 
-Broadcast mode, open loop: N clients join one chat room; R messages a second
-go in, from the clients in turn; every client times every message it
-receives (fan-out latency) and checks it got every message meant for it,
-once, in the order everybody saw. Loss, duplicates and order are counted
-over warm-up and window; latency over the window.
-
-  --url URL          ws://HOST[:PORT]/PATH, loopback only   [ws://127.0.0.1:9003/ws]
-                     (broadcast: [ws://127.0.0.1:9005/ws] for chatroom,
-                     [ws://127.0.0.1:8080/] for plain, the servers' defaults)
-  --connections N    connections, one message in flight each [100]
-  --size BYTES       text bytes per message                  [20]
-                     (broadcast: 20 to 1000; the first 20 are the tag)
-  --duration D       measured time: 300ms, 10s, 1.5m        [10s]
-  --warmup D         time before it, not recorded            [2s]
-  --idle N           idle mode with N connections
-  --hold D           idle mode: hold before weighing         [1s]
-  --broadcast N      broadcast mode with N clients (2 or more)
-  --protocol P       broadcast: chatroom (lesson 5's JSON: join, then say;
-                     everyone gets each message, the sender too) or plain
-                     (text relayed to every other connection, as in
-                     tokio-tungstenite's examples/server.rs)   [chatroom]
-  --rate R           broadcast: messages per second, in total  [100]
-  --server-pid PID   report the server's CPU share (echo, broadcast) and
-                     memory (idle, broadcast)
-  --threads N        runtime threads; 1 suits a generator pinned to one core [1]
-  --json             one line of JSON instead of the human report
+Broadcast mode (--broadcast N), open loop: N clients join one chat room; R
+messages a second go in, from the clients in turn; every client times every
+message it receives (fan-out latency) and checks it got every message meant
+for it, once, in the order everybody saw. Loss, duplicates and order are
+counted over warm-up and window; latency over the window.
 
 Only loopback servers are accepted. Many connections need a raised open-file
 limit: `ulimit -n` in this shell and in the server's.";
@@ -102,15 +76,6 @@ pub struct Cli {
     pub threads: usize,
 }
 
-/// The outcome of [`parse_args`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parsed {
-    /// Run this.
-    Run(Cli),
-    /// `-h` or `--help`: print [`USAGE`].
-    Help,
-}
-
 /// A command line we cannot run, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgsError(pub String);
@@ -127,77 +92,72 @@ fn error(message: impl Into<String>) -> ArgsError {
     ArgsError(message.into())
 }
 
-/// Flags as given, before defaults and checks.
-#[derive(Default)]
-struct Given {
+/// The flags as given, before defaults and checks ([`Flags::check`]).
+#[derive(Debug, Default, clap::Parser)]
+#[command(
+    name = "loadgen",
+    about = "A WebSocket load generator: echo round trips, idle connections, or a chat room's fan-out; loopback only.",
+    after_help = MODES
+)]
+pub struct Flags {
+    /// ws://HOST[:PORT]/PATH, loopback only [default: ws://127.0.0.1:9003/ws;
+    /// broadcast: ws://127.0.0.1:9005/ws for chatroom, ws://127.0.0.1:8080/
+    /// for plain, the servers' defaults]
+    #[arg(long, value_name = "URL")]
     url: Option<String>,
+    /// Echo: connections, one message in flight each [default: 100]
+    #[arg(long, value_name = "N")]
     connections: Option<String>,
+    /// Text bytes per message [default: 20] (broadcast: 20 to 1000; the
+    /// first 20 are the tag)
+    #[arg(long, value_name = "BYTES")]
     size: Option<String>,
+    /// Measured time: 300ms, 10s, 1.5m [default: 10s]
+    #[arg(long, value_name = "D")]
     duration: Option<String>,
+    /// Time before it, not recorded [default: 2s]
+    #[arg(long, value_name = "D")]
     warmup: Option<String>,
+    /// Idle mode with N connections
+    #[arg(long, value_name = "N")]
     idle: Option<String>,
+    /// Idle mode: hold before weighing [default: 1s]
+    #[arg(long, value_name = "D")]
     hold: Option<String>,
+    /// Broadcast mode with N clients (2 or more)
+    #[arg(long, value_name = "N")]
     broadcast: Option<String>,
+    /// Broadcast: chatroom (lesson 5's JSON: join, then say; everyone gets
+    /// each message, the sender too) or plain (text relayed to every other
+    /// connection, as in tokio-tungstenite's examples/server.rs) [default:
+    /// chatroom]
+    #[arg(long, value_name = "P")]
     protocol: Option<String>,
+    /// Broadcast: messages per second, in total [default: 100]
+    #[arg(long, value_name = "R")]
     rate: Option<String>,
+    /// Report the server's CPU share (echo, broadcast) and memory (idle,
+    /// broadcast)
+    #[arg(long, value_name = "PID")]
     server_pid: Option<String>,
+    /// Runtime threads; 1 suits a generator pinned to one core [default: 1]
+    #[arg(long, value_name = "N")]
     threads: Option<String>,
+    /// One line of JSON instead of the human report
+    #[arg(long)]
     json: bool,
 }
 
-/// Parses the arguments after the program name. Flags take their value as
-/// the next argument or after `=` (`--size 20`, `--size=20`).
-///
-/// # Errors
-///
-/// [`ArgsError`]: an unknown or repeated flag, a missing or malformed value,
-/// a value out of range, a flag of another mode (`--hold` in echo mode),
-/// or a URL that is not loopback.
-pub fn parse_args<I>(args: I) -> Result<Parsed, ArgsError>
-where
-    I: IntoIterator<Item = String>,
-{
-    let mut given = Given::default();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(Parsed::Help);
-        }
-        if arg == "--json" {
-            given.json = true;
-            continue;
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg, None),
-        };
-        let slot = match flag.as_str() {
-            "--url" => &mut given.url,
-            "--connections" => &mut given.connections,
-            "--size" => &mut given.size,
-            "--duration" => &mut given.duration,
-            "--warmup" => &mut given.warmup,
-            "--idle" => &mut given.idle,
-            "--hold" => &mut given.hold,
-            "--broadcast" => &mut given.broadcast,
-            "--protocol" => &mut given.protocol,
-            "--rate" => &mut given.rate,
-            "--server-pid" => &mut given.server_pid,
-            "--threads" => &mut given.threads,
-            f if f.starts_with('-') => return Err(error(format!("unknown flag {f} (see --help)"))),
-            other => return Err(error(format!("unexpected argument {other:?} (see --help)"))),
-        };
-        let value = match inline {
-            Some(v) => v,
-            None => args
-                .next()
-                .ok_or_else(|| error(format!("{flag} needs a value")))?,
-        };
-        if slot.replace(value).is_some() {
-            return Err(error(format!("{flag} given twice")));
-        }
+impl Flags {
+    /// Applies the defaults and the limits.
+    ///
+    /// # Errors
+    ///
+    /// [`ArgsError`]: a malformed value, a value out of range, a flag of
+    /// another mode (`--hold` in echo mode), or a URL that is not loopback.
+    pub fn check(self) -> Result<Cli, ArgsError> {
+        build(self)
     }
-    build(given).map(Parsed::Run)
 }
 
 /// The modes, by the flag that selects them.
@@ -219,7 +179,7 @@ impl Which {
 }
 
 /// Applies defaults and limits.
-fn build(given: Given) -> Result<Cli, ArgsError> {
+fn build(given: Flags) -> Result<Cli, ArgsError> {
     let which = match (&given.idle, &given.broadcast) {
         (Some(_), Some(_)) => {
             return Err(error(
@@ -426,15 +386,16 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn parse(args: &str) -> Result<Parsed, ArgsError> {
-        parse_args(args.split_whitespace().map(str::to_owned))
+    fn parse(args: &str) -> Result<Cli, ArgsError> {
+        use clap::Parser;
+        let words = std::iter::once("loadgen").chain(args.split_whitespace());
+        Flags::try_parse_from(words)
+            .map_err(|e| ArgsError(e.to_string()))?
+            .check()
     }
 
     fn cli(args: &str) -> Cli {
-        match parse(args) {
-            Ok(Parsed::Run(cli)) => cli,
-            other => panic!("{args}: {other:?}"),
-        }
+        parse(args).unwrap_or_else(|e| panic!("{args}: {e}"))
     }
 
     #[test]
@@ -477,8 +438,9 @@ mod tests {
             (i.connections, i.hold, i.server_pid),
             (10_000, Duration::from_millis(2500), Some(7))
         );
-        assert_eq!(parse("-h"), Ok(Parsed::Help));
-        assert_eq!(parse("--size 5 --help"), Ok(Parsed::Help));
+        for help in ["-h", "--size 5 --help"] {
+            assert!(parse(help).unwrap_err().0.contains("Usage:"), "{help}");
+        }
     }
 
     #[test]
@@ -573,11 +535,11 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         let cases = [
-            ("--bogus", "unknown flag --bogus"),
+            ("--bogus", "unexpected argument '--bogus'"),
             ("stray", "unexpected argument"),
-            ("--size", "--size needs a value"),
-            ("--size 1 --size 2", "given twice"),
-            ("--size -1", "whole number"),
+            ("--size", "a value is required for '--size <BYTES>'"),
+            ("--size 1 --size 2", "cannot be used multiple times"),
+            ("--size=-1", "whole number"),
             ("--connections 0", "must be 1 to 25000"),
             ("--connections 30000", "must be 1 to 25000"),
             ("--size 2000000", "must be 0 to 1048576"),

@@ -70,7 +70,7 @@ mod target;
 
 use std::fmt;
 
-pub use args::{Cli, Mode, Parsed, USAGE, parse_args};
+pub use args::{ArgsError, Cli, Flags, Mode};
 pub use broadcast::{
     BroadcastOptions, BroadcastReport, DELIVERY_GRACE, JOIN_CONCURRENCY, Protocol, SETUP_TIMEOUT,
     TAG_LEN, run_broadcast,

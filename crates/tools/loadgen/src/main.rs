@@ -8,27 +8,15 @@
 
 use std::process::ExitCode;
 
-use loadgen::{Parsed, USAGE};
+use clap::{CommandFactory, Parser, error::ErrorKind};
+use loadgen::Flags;
 
 fn main() -> ExitCode {
-    let cli = match loadgen::parse_args(std::env::args().skip(1)) {
-        Ok(Parsed::Run(cli)) => cli,
-        Ok(Parsed::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("loadgen: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let cli = Flags::parse()
+        .check()
+        .unwrap_or_else(|e| Flags::command().error(ErrorKind::ValueValidation, e).exit());
     // Reports go to stdout; connection-level detail to stderr with RUST_LOG=debug.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    support::init_logging("warn");
 
     // One thread by default: the generator is meant to be pinned to its own
     // core, where a current-thread runtime avoids waking other threads.

@@ -40,8 +40,8 @@ fn text(bytes: &[u8]) -> String {
 async fn help_and_refusals() {
     let help = loadgen(&["--help"]).await;
     assert!(help.status.success());
-    assert!(text(&help.stdout).contains("--connections N"));
-    assert!(text(&help.stdout).contains("--broadcast N"));
+    assert!(text(&help.stdout).contains("--connections <N>"));
+    assert!(text(&help.stdout).contains("--broadcast <N>"));
 
     let foreign = loadgen(&["--url", "ws://192.0.2.1:9003/ws"]).await;
     assert_eq!(foreign.status.code(), Some(2));
@@ -53,7 +53,11 @@ async fn help_and_refusals() {
 
     let typo = loadgen(&["--conections", "4"]).await;
     assert_eq!(typo.status.code(), Some(2));
-    assert!(text(&typo.stderr).contains("unknown flag --conections"));
+    let stderr = text(&typo.stderr);
+    assert!(
+        stderr.contains("unexpected argument '--conections'") && stderr.contains("--connections"),
+        "the typo is named, and the flag it resembles: {stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,26 +56,9 @@ const HELLO: &str = "Hello";
 /// What "ann" says in the chat.
 const CHAT_LINE: &str = "hello from the wiretap chapter";
 
-const USAGE: &str = "usage: wiretap-transcripts --by-hand PATH [--out DIR] [--full DIR]
-
-  --by-hand PATH  the wiretap's by_hand example, built
-                  (cargo build -p wiretap --example by_hand)
-  --out DIR       where to write wiretap-<name>.txt   [book/src/generated]
-  --full DIR      also write each session's whole capture there";
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("wiretap-transcripts: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     if let Err(why) = browser::browser_available() {
         eprintln!(
             "wiretap-transcripts: headless Chromium is needed: {why}. Install with: {}",
@@ -92,38 +75,21 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The command line.
+/// Captures the wiretap chapter's transcripts from real sessions: the
+/// lessons and the tap in this process, headless Chromium as the client.
+#[derive(clap::Parser)]
+#[command(name = "wiretap-transcripts")]
 struct Args {
+    /// The wiretap's by_hand example, built (cargo build -p wiretap
+    /// --example by_hand).
+    #[arg(long, value_name = "PATH")]
     by_hand: PathBuf,
+    /// Where to write wiretap-<name>.txt [default: the book's src/generated]
+    #[arg(long, value_name = "DIR", default_value_os_t = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../book/src/generated"))]
     out: PathBuf,
+    /// Also write each session's whole capture there.
+    #[arg(long, value_name = "DIR")]
     full: Option<PathBuf>,
-}
-
-impl Args {
-    fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
-        let mut by_hand = None;
-        let mut out = None;
-        let mut full = None;
-        let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
-            let slot = match flag.as_str() {
-                "-h" | "--help" => return Ok(None),
-                "--by-hand" => &mut by_hand,
-                "--out" => &mut out,
-                "--full" => &mut full,
-                _ => return Err(format!("unknown argument {flag:?}")),
-            };
-            let value = args.next().ok_or(format!("{flag} needs a value"))?;
-            *slot = Some(PathBuf::from(value));
-        }
-        Ok(Some(Args {
-            by_hand: by_hand.ok_or("--by-hand PATH is required")?,
-            out: out.unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../book/src/generated")
-            }),
-            full,
-        }))
-    }
 }
 
 /// The transcripts, by name, written only once every session has passed.

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use echo::LiveConnections;
+use support::LiveConnections;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -50,7 +50,7 @@ impl Running {
                     price_cents: 10_000 + i as u64,
                     change_cents: 1,
                 },
-                push::unix_millis(),
+                support::unix_millis(),
             );
         }
     }
@@ -67,10 +67,11 @@ pub fn quiet() -> Config {
 /// Starts a server with `config`.
 pub async fn start(config: Config) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     let server = Server::with_config(listener, config);
     let (stop, stopped) = oneshot::channel::<()>();
     let running = Running {
-        addr: server.local_addr().unwrap(),
+        addr,
         log: server.log(),
         websockets: server.websockets(),
         long_polls: server.long_polls(),

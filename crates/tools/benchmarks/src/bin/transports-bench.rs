@@ -1,4 +1,4 @@
-//! `cargo run --release -p transports --bin transports-bench -- [options]`
+//! `cargo run --release -p benchmarks --bin transports-bench -- [options]`
 //!
 //! Measures what each transport costs per delivered event: M real clients
 //! of each (short polling at each interval, long polling, SSE, WebSocket)
@@ -494,8 +494,8 @@ async fn serve(rate: u64, events: u64) -> io::Result<()> {
         },
         ..Config::default()
     };
+    let addr = listener.local_addr()?;
     let server = Server::with_config(listener, config);
-    let addr = server.local_addr()?;
     let log = server.log();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(server.run(async move {
@@ -1005,64 +1005,76 @@ fn targets(summaries: &[Summary], intervals: &[u64]) -> Vec<Target> {
 
 // ------------------------------------------------------------------- main
 
-fn arg(args: &[String], flag: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
+/// Measures what each of lesson 6's transports costs per delivered event.
+#[derive(Debug, clap::Parser)]
+#[command(name = "transports-bench")]
+struct Args {
+    /// Clients per transport.
+    #[arg(long, value_name = "M", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    clients: u64,
+    /// Events a second.
+    #[arg(long, value_name = "R", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    rate: u64,
+    /// How long the feed runs, in seconds.
+    #[arg(long, value_name = "D", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    seconds: u64,
+    /// The short polls' intervals, in milliseconds.
+    #[arg(long, value_name = "MS,...", default_value = "100,500,1000", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..))]
+    intervals: Vec<u64>,
+    /// Which request headers the clients send: minimal, browser or both.
+    #[arg(long, value_name = "P", default_value = "both", value_parser = ["minimal", "browser", "both"])]
+    headers: String,
+    /// Interleaved rounds; the tables show medians.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+    /// Run the server under `taskset -c C`.
+    #[arg(long, value_name = "C")]
+    server_cpu: Option<String>,
+    /// Write the JSON, the tables and the chart into DIR.
+    #[arg(long, value_name = "DIR")]
+    out: Option<String>,
+    /// Put TEXT (date, commit) in the tables' first line.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    stamp: String,
+    /// Exit 1 when one of the targets the tables check is missed.
+    #[arg(long)]
+    strict: bool,
+    /// Be the server of one run (this program starts itself so).
+    #[arg(long, hide = true)]
+    serve: bool,
+    /// With --serve: how many events to publish.
+    #[arg(long, hide = true, default_value_t = 200)]
+    events: u64,
 }
 
-const USAGE: &str = "usage: transports-bench [--clients M] [--rate R] [--seconds D] \
-[--intervals MS,MS,...] [--headers minimal|browser|both] [--rounds N] [--server-cpu C] \
-[--out DIR] [--stamp TEXT] [--strict]";
-
-fn parse(args: &[String]) -> Option<Settings> {
-    let intervals = arg(args, "--intervals", "100,500,1000")
-        .split(',')
-        .map(|ms| ms.trim().parse().ok().filter(|&ms| ms > 0))
-        .collect::<Option<Vec<u64>>>()?;
-    let profiles = match arg(args, "--headers", "both").as_str() {
-        "minimal" => vec![Profile::Minimal],
-        "browser" => vec![Profile::Browser],
-        "both" => vec![Profile::Minimal, Profile::Browser],
-        _ => return None,
-    };
-    let positive = |flag: &str, default: &str| {
-        arg(args, flag, default)
-            .parse::<u64>()
-            .ok()
-            .filter(|&n| n > 0)
-    };
-    Some(Settings {
-        clients: positive("--clients", "50")?.try_into().ok()?,
-        rate: positive("--rate", "20")?,
-        seconds: positive("--seconds", "10")?,
-        intervals,
-        profiles,
-        rounds: positive("--rounds", "1")?.try_into().ok()?,
-        server_cpu: args
-            .iter()
-            .position(|a| a == "--server-cpu")
-            .and_then(|i| args.get(i + 1))
-            .cloned(),
-        out: args
-            .iter()
-            .position(|a| a == "--out")
-            .and_then(|i| args.get(i + 1))
-            .cloned(),
-        stamp: arg(args, "--stamp", ""),
-        strict: args.iter().any(|a| a == "--strict"),
-    })
+impl Args {
+    fn settings(self) -> Settings {
+        let profiles = match self.headers.as_str() {
+            "minimal" => vec![Profile::Minimal],
+            "browser" => vec![Profile::Browser],
+            _ => vec![Profile::Minimal, Profile::Browser],
+        };
+        Settings {
+            // At most 10,000: it fits.
+            clients: self.clients as usize,
+            rate: self.rate,
+            seconds: self.seconds,
+            intervals: self.intervals,
+            profiles,
+            rounds: self.rounds,
+            server_cpu: self.server_cpu,
+            out: self.out,
+            stamp: self.stamp,
+            strict: self.strict,
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--serve") {
-        let rate = arg(&args, "--rate", "20").parse().unwrap_or(20);
-        let events = arg(&args, "--events", "200").parse().unwrap_or(200);
-        return match serve(rate.max(1), events).await {
+    let args = <Args as clap::Parser>::parse();
+    if args.serve {
+        return match serve(args.rate, args.events).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("transports-bench --serve: {e}");
@@ -1070,10 +1082,7 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let Some(settings) = parse(&args) else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
+    let settings = args.settings();
     let mut all: Vec<Transport> = settings
         .intervals
         .iter()

@@ -14,11 +14,11 @@ use tokio::task::JoinSet;
 
 use crate::accept::{GUID, accept_steps};
 use crate::head::Limits;
-use crate::serve::accept_until;
-use crate::server::{
+use crate::server_side::{
     AcceptError, IncomingRequest, Reject, complete_upgrade, http_response, read_request,
     write_and_close,
 };
+use support::accept_until;
 
 /// The page this lesson serves at `/`.
 pub const PAGE: &str = include_str!("../../../static/handshake.html");
@@ -66,7 +66,7 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr) -> Result<(), AcceptErr
                 .await
                 .map_err(AcceptError::Io)
         }
-        "/" => Err(crate::server::refuse(
+        "/" => Err(crate::server_side::refuse(
             &mut stream,
             Reject::MethodNotGet {
                 method: incoming.request.method.clone(),
@@ -82,7 +82,7 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr) -> Result<(), AcceptErr
                     report.push_str(&format!(
                         "── us → {peer}: refused with {} {}: {reject}\n",
                         reject.status(),
-                        crate::server::reason_phrase(reject.status())
+                        crate::server_side::reason_phrase(reject.status())
                     ));
                     print!("{report}");
                     return Err(AcceptError::Rejected(reject));

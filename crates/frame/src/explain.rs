@@ -496,6 +496,21 @@ fn text_preview(text: &str, len: u64) -> String {
     }
 }
 
+/// Every example of RFC 6455 §5.7, each explained as [`annotate_all`]
+/// does, under a title: what `cargo run -p frame` prints with no bytes.
+pub fn explain_rfc_examples(reader: Option<Role>) -> String {
+    let mut text = String::new();
+    for (i, example) in crate::examples::rfc6455_examples().iter().enumerate() {
+        text.push_str(&format!(
+            "== RFC 6455 §5.7, example {}: {}\n{}\n",
+            i + 1,
+            example.caption,
+            annotate_all(&example.bytes, reader)
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,57 @@
+//! How a lesson's `main` starts: logging, the listener, Ctrl-C.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+/// Logs to standard error: `default_filter` (`"info"`, `"warn"`), or
+/// whatever `RUST_LOG` asks for. Standard output stays the program's own:
+/// the URL to open, a report, a capture.
+pub fn init_logging(default_filter: &str) {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
+        )
+        .init();
+}
+
+/// What a lesson's `main` does once its command line is read: starts
+/// logging at `info`, and binds `addr` (`HOST:PORT`).
+///
+/// Returns the listener and the address it got (with port 0, the one the
+/// system picked). When the address cannot be bound it says why on
+/// standard error, and what to do, and returns `None`: the program then
+/// exits with status 1.
+pub async fn start(addr: &str) -> Option<(TcpListener, SocketAddr)> {
+    init_logging("info");
+    bind(addr).await
+}
+
+/// Binds `addr` (`HOST:PORT`), or says on standard error why it cannot and
+/// what to do, and returns `None`: the program then exits with status 1.
+pub async fn bind(addr: &str) -> Option<(TcpListener, SocketAddr)> {
+    let bound = TcpListener::bind(addr)
+        .await
+        .and_then(|listener| Ok((listener.local_addr()?, listener)));
+    match bound {
+        Ok((local, listener)) => Some((listener, local)),
+        Err(e) => {
+            eprintln!(
+                "cannot listen on {addr}: {e}. Is another program using it? \
+                 Pass another HOST:PORT, e.g. 127.0.0.1:0 for any free port."
+            );
+            None
+        }
+    }
+}
+
+/// Completes when Ctrl-C is pressed: the shutdown signal a lesson's `main`
+/// passes to its server. Where Ctrl-C cannot be watched it never
+/// completes, and Ctrl-C keeps its default effect of ending the process.
+pub async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
