@@ -84,7 +84,7 @@ struct Args {
     /// --example by_hand).
     #[arg(long, value_name = "PATH")]
     by_hand: PathBuf,
-    /// Where to write wiretap-<name>.txt [default: the book's src/generated]
+    /// Where to write wiretap-NAME.txt [default: the book's src/generated]
     #[arg(long, value_name = "DIR", default_value_os_t = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../book/src/generated"))]
     out: PathBuf,
     /// Also write each session's whole capture there.
