@@ -2,22 +2,23 @@
 //! the room says goes to the page, a heartbeat finds a page that has gone,
 //! and every way of ending has its close code.
 
-use std::fmt;
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use frame::CloseCode;
 use futures_util::{SinkExt, StreamExt};
+use push::{End, goodbye};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{self, Message, error::ProtocolError};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::flood::{Flood, Verdict, one_token};
 use crate::protocol::{ClientMessage, ServerMessage, check_text};
-use crate::room::{Frame, Membership, Room};
+use crate::room::{Membership, Room};
 use crate::upgrade::{Slot, WebSocket};
 
 /// How many queued events one write may carry: they go out in one flush,
@@ -26,74 +27,43 @@ use crate::upgrade::{Slot, WebSocket};
 const BATCH: usize = 32;
 
 // ANCHOR: end
-/// Why a connection ended, and so how it says goodbye.
-#[derive(Debug)]
-pub(crate) enum End {
-    /// The page sent a Close; tungstenite has queued our answer.
-    PeerClosed(Option<(u16, String)>),
-    /// The server is shutting down: 1001.
-    ShuttingDown,
-    /// Over the rate limit after a warning: 1008.
-    Flood,
-    /// The room dropped us, our queue being full: the page was not
-    /// reading. 1013, try again later; the page reconnects and gets the
-    /// history.
-    TooSlow,
-    /// A newer connection joined with our name and our key (the same page,
-    /// back): 4001, and the page does not reconnect by itself.
-    Replaced,
-    /// A write to the page did not finish within the write timeout: every
-    /// buffer on the way is full, and a Close could not get through either.
-    Stuck,
-    /// Nothing from the page, not even a pong, for the pong timeout.
-    Silent,
-    /// Open for the join timeout without joining the room: 4002. The slot
-    /// is wanted by somebody who will.
-    NeverJoined,
-    /// The page broke a rule: this code (1002, 1003, 1007, 1009).
-    Failed(u16, String),
-    /// TCP ended or broke without a close handshake.
-    Lost(Option<tungstenite::Error>),
-}
+/// A page that sent a message again too soon after a warning: 1008, policy
+/// violation. The page says so and does not reconnect by itself.
+pub const FLOOD: End = End::Closing(
+    CloseCode::POLICY,
+    Cow::Borrowed("too many messages: slow down"),
+);
+
+/// A page whose queue filled up (it was not reading) and that the room let
+/// go of: 1013, try again later. The page reconnects and gets the history.
+pub const TOO_SLOW: End = End::Closing(
+    CloseCode::TRY_AGAIN_LATER,
+    Cow::Borrowed("you fell too far behind: reconnect"),
+);
+
+/// 4000-4999 are codes for applications to define (RFC 6455 §7.4.2). Ours:
+/// a newer connection joined with this page's name and key (the same page,
+/// back), and the page does not reconnect by itself.
+pub const REPLACED: CloseCode = CloseCode::new(4001);
+
+/// The page stayed in the doorway for the join timeout without joining;
+/// the slot is wanted by somebody who will. The page reconnects quietly
+/// once a name is chosen.
+pub const NEVER_JOINED: CloseCode = CloseCode::new(4002);
 // ANCHOR_END: end
 
-impl fmt::Display for End {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            End::PeerClosed(Some((code, reason))) => {
-                write!(f, "the page closed: {code} {reason:?}")
-            }
-            End::PeerClosed(None) => write!(f, "the page closed without a code"),
-            End::ShuttingDown => write!(f, "server shutting down: 1001"),
-            End::Flood => write!(f, "flooding after a warning: 1008"),
-            End::TooSlow => write!(f, "not reading, its queue is full: 1013"),
-            End::Replaced => write!(f, "replaced by a newer connection: 4001"),
-            End::Stuck => write!(f, "a write did not finish in time: dropped"),
-            End::Silent => write!(f, "silent past the pong timeout: dropped"),
-            End::NeverJoined => write!(f, "did not join within the join timeout: 4002"),
-            End::Failed(code, why) => write!(f, "{why}: failing with {code}"),
-            End::Lost(None) => write!(f, "connection lost"),
-            End::Lost(Some(e)) => write!(f, "connection lost: {e}"),
-        }
-    }
+fn replaced() -> End {
+    End::Closing(
+        REPLACED,
+        "your name was taken over by a newer connection".into(),
+    )
 }
 
-impl End {
-    /// The Close we send for this ending, if one can still get through.
-    fn close(&self) -> Option<(u16, &str)> {
-        match self {
-            End::ShuttingDown => Some((1001, "server shutting down")),
-            End::Flood => Some((1008, "too many messages: slow down")),
-            End::TooSlow => Some((1013, "you fell too far behind: reconnect")),
-            // 4000-4999: codes for applications to define (RFC 6455 §7.4.2).
-            End::Replaced => Some((4001, "your name was taken over by a newer connection")),
-            End::NeverJoined => {
-                Some((4002, "join the room sooner: reconnect when you have a name"))
-            }
-            End::Failed(code, why) => Some((*code, why)),
-            End::PeerClosed(_) | End::Stuck | End::Silent | End::Lost(_) => None,
-        }
-    }
+fn never_joined() -> End {
+    End::Closing(
+        NEVER_JOINED,
+        "join the room sooner: reconnect when you have a name".into(),
+    )
 }
 
 /// What every connection shares.
@@ -120,10 +90,10 @@ pub(crate) async fn serve(mut ws: WebSocket, peer: SocketAddr, slot: Slot, share
     // A write cut short by the room letting go of us says "too slow"; the
     // room also lets go of a member whose name was taken over, and that is
     // not the same ending at all.
-    if let (End::TooSlow, Some(member)) = (&end, &conn.member)
+    if let (End::Closing(CloseCode::TRY_AGAIN_LATER, _), Some(member)) = (&end, &conn.member)
         && member.replaced.is_cancelled()
     {
-        end = End::Replaced;
+        end = replaced();
     }
     // Out of the room first, so the others hear of it now, not after our
     // close handshake.
@@ -131,7 +101,7 @@ pub(crate) async fn serve(mut ws: WebSocket, peer: SocketAddr, slot: Slot, share
         shared.room.leave(member.id);
     }
     tracing::info!(%peer, "closing: {end}");
-    goodbye(ws, &end, &shared.config).await;
+    goodbye(ws, &end, shared.config.close_timeout).await;
 }
 // ANCHOR_END: serve
 
@@ -145,7 +115,7 @@ struct Connection<'a> {
 
 /// What the room has for us next.
 enum FromRoom {
-    Event(Frame),
+    Event(Utf8Bytes),
     Dropped,
     Replaced,
 }
@@ -174,14 +144,14 @@ impl Connection<'_> {
                 // (its pong must not lose a race with our next write); then
                 // what we send.
                 biased;
-                () = shared.stopping.cancelled() => return End::ShuttingDown,
-                () = &mut silence => return End::Silent,
-                () = &mut doorway, if self.member.is_none() => return End::NeverJoined,
+                () = shared.stopping.cancelled() => return End::SHUTTING_DOWN,
+                () = &mut silence => return End::Silent(config.pong_timeout),
+                () = &mut doorway, if self.member.is_none() => return never_joined(),
                 incoming = ws.next() => {
                     silence.as_mut().reset(Instant::now() + config.pong_timeout);
                     let message = match incoming {
                         Some(Ok(message)) => message,
-                        Some(Err(e)) => return failed(e),
+                        Some(Err(e)) => return push::failed(e),
                         None => return End::Lost(None),
                     };
                     if let Err(end) = self.received(ws, message).await {
@@ -203,8 +173,8 @@ impl Connection<'_> {
                             return end;
                         }
                     }
-                    (FromRoom::Replaced, _) => return End::Replaced,
-                    (FromRoom::Event(_), None) | (FromRoom::Dropped, _) => return End::TooSlow,
+                    (FromRoom::Replaced, _) => return replaced(),
+                    (FromRoom::Event(_), None) | (FromRoom::Dropped, _) => return TOO_SLOW,
                 },
             }
         }
@@ -216,19 +186,14 @@ impl Connection<'_> {
     async fn received(&mut self, ws: &mut WebSocket, message: Message) -> Result<(), End> {
         let text = match message {
             Message::Text(text) => text,
-            Message::Close(close) => {
-                let close = close.map(|c| (u16::from(c.code), c.reason.to_string()));
-                return Err(End::PeerClosed(close));
-            }
+            Message::Close(close) => return Err(End::PeerClosed(close)),
             // Proof of life, already counted; tungstenite answers pings.
             Message::Ping(_) | Message::Pong(_) => return Ok(()),
             // Only met when writing raw frames, never when reading.
             Message::Frame(_) => return Ok(()),
             Message::Binary(_) => {
-                return Err(End::Failed(
-                    1003,
-                    "this room speaks JSON text frames".into(),
-                ));
+                let why = "this room speaks JSON text frames".into();
+                return Err(End::Failed(CloseCode::UNSUPPORTED, why));
             }
         };
         match self.flood.check(Instant::now()) {
@@ -241,7 +206,7 @@ impl Connection<'_> {
                 );
                 return self.reply(ws, ServerMessage::error(warning)).await;
             }
-            Verdict::Kick => return Err(End::Flood),
+            Verdict::Kick => return Err(FLOOD),
         }
         let answer = match serde_json::from_str::<ClientMessage>(&text) {
             Err(e) => Some(ServerMessage::error(format!(
@@ -318,7 +283,7 @@ async fn bounded_by(
             Ok(Err(e)) => Err(End::Lost(Some(e))),
             Err(_elapsed) => Err(End::Stuck),
         },
-        () = dropped => Err(End::TooSlow),
+        () = dropped => Err(TOO_SLOW),
     }
 }
 // ANCHOR_END: write
@@ -346,10 +311,10 @@ async fn from_room(member: &mut Option<Membership>) -> FromRoom {
 /// then flushes once.
 async fn deliver(
     ws: &mut WebSocket,
-    first: Frame,
-    queue: &mut mpsc::Receiver<Frame>,
+    first: Utf8Bytes,
+    queue: &mut mpsc::Receiver<Utf8Bytes>,
 ) -> Result<(), tungstenite::Error> {
-    // A `Frame` is shared bytes: every page's message points at the one
+    // Each event is tungstenite's `Utf8Bytes`, shared bytes: every page's message points at the one
     // copy the room serialised.
     ws.feed(Message::Text(first)).await?;
     for _ in 1..BATCH {
@@ -357,56 +322,4 @@ async fn deliver(
         ws.feed(Message::Text(frame)).await?;
     }
     ws.flush().await
-}
-
-// ANCHOR: failed
-/// The close code each read error earns: a rule broken, or a connection
-/// lost.
-fn failed(e: tungstenite::Error) -> End {
-    let code = match &e {
-        // Over `max_frame_size` or `max_message_size`: caught from the
-        // frame header, before the payload is buffered.
-        tungstenite::Error::Capacity(_) => 1009,
-        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            return End::Lost(Some(e));
-        }
-        tungstenite::Error::Protocol(_) => 1002,
-        tungstenite::Error::Utf8(_) => 1007,
-        _ => return End::Lost(Some(e)),
-    };
-    End::Failed(code, e.to_string())
-}
-// ANCHOR_END: failed
-
-// ANCHOR: goodbye
-/// Ends the connection as `end` calls for, within the close timeout.
-async fn goodbye(mut ws: WebSocket, end: &End, config: &Config) {
-    let closing = async {
-        if let Some((code, reason)) = end.close() {
-            let bye = Message::Close(Some(CloseFrame {
-                code: code.into(),
-                reason: close_reason(reason).into(),
-            }));
-            // Then read (and drop) until the page's answering Close, so
-            // the page sees a clean close, and the server closes TCP first.
-            if ws.send(bye).await.is_ok() {
-                while let Some(Ok(_)) = ws.next().await {}
-            }
-        } else if let End::PeerClosed(_) = end {
-            // tungstenite queued the answer to the page's Close: send it.
-            let _ = ws.flush().await;
-        }
-    };
-    let _ = timeout(config.close_timeout, closing).await;
-}
-// ANCHOR_END: goodbye
-
-/// A close reason cut to the 123 bytes a Close frame has room for, at a
-/// character boundary.
-fn close_reason(reason: &str) -> String {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    reason[..end].to_owned()
 }

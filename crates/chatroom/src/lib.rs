@@ -90,12 +90,13 @@ pub use config::{
     Args, Config, DEFAULT_ADDR, JOIN_TIMEOUT, MAX_CONNECTIONS, MAX_MESSAGE_SIZE, WRITE_TIMEOUT,
     parse_origin,
 };
+pub use connection::{FLOOD, NEVER_JOINED, REPLACED, TOO_SLOW};
 pub use flood::{BURST, Flood, RATE_PER_SECOND, RateLimit, Verdict};
 pub use protocol::{
     BadNick, Chat, ClientMessage, HISTORY_LEN, MAX_NICK_CHARS, MAX_TEXT_CHARS, Nick, Presence,
     ServerMessage, check_text,
 };
-pub use room::{Frame, JoinError, Membership, QUEUE_CAPACITY, Room};
+pub use room::{JoinError, Membership, QUEUE_CAPACITY, Room};
 pub use server::{PAGE, Server, admission, http_server, run, serve_http};
 pub use ticket::{MAX_TICKETS, TICKET_TTL, TicketError, Tickets};
 pub use upgrade::{

@@ -10,11 +10,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{BadNick, Chat, HISTORY_LEN, MAX_KEY_BYTES, Nick, Presence, ServerMessage};
 
-/// One event, serialised once, shared by every queue it is put in: cloning
-/// it copies a pointer, not the text. (tungstenite's text type: shared
-/// bytes known to be UTF-8, so it goes into a message without a copy.)
-pub type Frame = Utf8Bytes;
-
 /// How many events may wait in one member's queue: 256. A page that is
 /// reading keeps its queue near empty; one that has fallen this far behind
 /// is not reading, and is dropped (see [`Membership::dropped`]).
@@ -52,8 +47,10 @@ pub struct Membership {
     /// The name it joined with.
     pub nick: String,
     /// Its events, in the room's order: the welcome first, then every
-    /// event after it.
-    pub queue: mpsc::Receiver<Frame>,
+    /// event after it. Each is serialised once and shared by every queue
+    /// it is put in (tungstenite's `Utf8Bytes`: cloning it copies a
+    /// pointer, not the text, and it goes into a message without a copy).
+    pub queue: mpsc::Receiver<Utf8Bytes>,
     /// Cancelled when the room drops the member because its queue was
     /// full: it was not reading. The connection then closes with 1013.
     pub dropped: CancellationToken,
@@ -71,7 +68,7 @@ struct Member {
     folded: String,
     /// The secret that lets a later join take the name over, if any.
     key: Option<String>,
-    queue: mpsc::Sender<Frame>,
+    queue: mpsc::Sender<Utf8Bytes>,
     dropped: CancellationToken,
     replaced: CancellationToken,
 }
@@ -181,7 +178,7 @@ impl Room {
             history: state.history.iter().cloned().collect(),
         };
         // The queue is new and has room for two: this cannot fail.
-        let _ = tx.try_send(Frame::from(welcome.to_json()));
+        let _ = tx.try_send(Utf8Bytes::from(welcome.to_json()));
         state.next_id += 1;
         let id = state.next_id;
         let dropped = CancellationToken::new();
@@ -262,7 +259,7 @@ impl Room {
     ) -> ServerMessage {
         state.seq += 1;
         let event = event(state.seq, (self.clock)());
-        let stalled = offer(state, &Frame::from(event.to_json()));
+        let stalled = offer(state, &Utf8Bytes::from(event.to_json()));
         self.announce_departures(state, stalled);
         event
     }
@@ -281,21 +278,21 @@ impl Room {
                 online: state.members.len(),
                 ts: (self.clock)(),
             });
-            gone.extend(offer(state, &Frame::from(left.to_json())));
+            gone.extend(offer(state, &Utf8Bytes::from(left.to_json())));
         }
     }
 }
 
 // ANCHOR: offer
-/// Puts `frame` in every member's queue with `try_send`, which never
+/// Puts `event` in every member's queue with `try_send`, which never
 /// waits. Removes and returns the members it could not be given to: a full
 /// queue (the member stopped reading) or a closed one (its task has ended
 /// and will not read again).
-fn offer(state: &mut State, frame: &Frame) -> Vec<Member> {
+fn offer(state: &mut State, event: &Utf8Bytes) -> Vec<Member> {
     state
         .members
         .extract_if(.., |member| {
-            member.queue.try_send(Frame::clone(frame)).is_err()
+            member.queue.try_send(Utf8Bytes::clone(event)).is_err()
         })
         .collect()
 }

@@ -199,14 +199,24 @@ impl CloseFrame {
             "close code {} may not be sent",
             self.code
         );
-        let mut end = self.reason.len().min(Self::MAX_REASON_LEN);
-        while !self.reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        dst.reserve(2 + end);
+        let reason = fit_reason(&self.reason);
+        dst.reserve(2 + reason.len());
         dst.put_u16(self.code.as_u16());
-        dst.put_slice(&self.reason.as_bytes()[..end]);
+        dst.put_slice(reason.as_bytes());
     }
+}
+
+/// `reason`, cut to the [`CloseFrame::MAX_REASON_LEN`] bytes a Close frame
+/// has room for, at the last character boundary that fits: a longer reason
+/// would make an invalid control frame (RFC 6455 §5.5), and one cut inside
+/// a character would be invalid UTF-8 (1007 at the peer). Every Close we
+/// send goes through here, ours and tungstenite's alike.
+pub fn fit_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(CloseFrame::MAX_REASON_LEN);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }
 
 /// The code and, if any, the reason, e.g. `1000 (normal closure): "bye"`.
@@ -264,6 +274,10 @@ mod tests {
         assert_eq!(buf.len(), 2 + 122);
         let parsed = CloseFrame::parse(&buf).unwrap().unwrap();
         assert_eq!(parsed.reason, "a".repeat(122));
+        // Two-byte characters: 61 fit in 122 bytes, the 62nd would end at 124.
+        assert_eq!(fit_reason(&"é".repeat(100)).len(), 122);
+        assert_eq!(fit_reason("bye"), "bye");
+        assert_eq!(fit_reason(&"a".repeat(123)).len(), 123);
     }
 
     #[test]

@@ -71,7 +71,7 @@ mod mask;
 mod opcode;
 
 pub use assemble::{Assembler, DEFAULT_MAX_MESSAGE_SIZE, Message};
-pub use close::{CloseCode, CloseFrame};
+pub use close::{CloseCode, CloseFrame, fit_reason};
 pub use decode::{DEFAULT_MAX_FRAME_SIZE, Decoder, Role};
 pub use error::{CloseError, FrameError, MessageError};
 pub use examples::{Example, rfc6455_examples};

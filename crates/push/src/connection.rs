@@ -2,19 +2,20 @@
 //! anything that comes in proves the peer is alive, and a deadline ends a
 //! peer that has gone quiet.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use frame::CloseCode;
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout, timeout_at};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error, Message, Utf8Bytes, error::ProtocolError};
 use tokio_util::sync::CancellationToken;
@@ -24,26 +25,38 @@ use crate::config::Config;
 type Ws = WebSocketStream<TcpStream>;
 
 // ANCHOR: end
-/// Why a connection ended. Each way of ending has its own goodbye
-/// ([`goodbye`]).
+/// Why a connection ended, and so how it says goodbye ([`goodbye`]). Every
+/// server from here on ends its WebSockets with this one type.
 #[derive(Debug)]
-pub(crate) enum End {
+pub enum End {
     /// The peer sent a Close; tungstenite has queued our answer, the same
     /// code back (RFC 6455 §5.5.1).
     PeerClosed(Option<CloseFrame>),
+    /// We close, with this code and reason, and wait for the peer's answer:
+    /// the server going away (1001, [`End::SHUTTING_DOWN`]), or a policy of
+    /// the application (1008, 1013, 4000-4999).
+    Closing(CloseCode, Cow<'static, str>),
+    /// The peer broke a rule; we fail the connection with this code (1002,
+    /// 1003, 1007, 1009) and read nothing more (§7.1.7).
+    Failed(CloseCode, String),
     /// Nothing came from the peer for this long, not even a pong: it is gone
     /// (crashed, unplugged, asleep, behind a NAT that forgot it), or too
-    /// slow to be worth waiting for.
+    /// slow to be worth waiting for. Dropped without a Close.
     Silent(Duration),
-    /// The server is shutting down: we close with 1001, going away.
-    ShuttingDown,
-    /// The peer broke a rule; we fail the connection with this code.
-    Failed(CloseCode, Error),
+    /// A write did not finish in time: every buffer on the way is full, and
+    /// a Close could not get through either. Dropped.
+    Stuck,
     /// TCP ended or broke without a close handshake: what RFC 6455 calls
     /// 1006, a code that is only ever reported, never sent.
     Lost(Option<Error>),
 }
 // ANCHOR_END: end
+
+impl End {
+    /// The server is shutting down: 1001, going away (RFC 6455 §7.4.1).
+    pub const SHUTTING_DOWN: End =
+        End::Closing(CloseCode::GOING_AWAY, Cow::Borrowed("server shutting down"));
+}
 
 impl fmt::Display for End {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -58,12 +71,13 @@ impl fmt::Display for End {
                 close.reason.as_str()
             ),
             End::PeerClosed(None) => write!(f, "the peer closed without a code"),
+            End::Closing(code, reason) => write!(f, "{reason}: closing with {code}"),
+            End::Failed(code, why) => write!(f, "{why}: failing with {code}"),
             End::Silent(after) => write!(
                 f,
                 "nothing from the peer for {after:?}, not even a pong: dropped"
             ),
-            End::ShuttingDown => write!(f, "server shutting down: 1001"),
-            End::Failed(code, e) => write!(f, "{e}: failing with {}", u16::from(*code)),
+            End::Stuck => write!(f, "a write did not finish in time: dropped"),
             End::Lost(None) => write!(f, "connection lost without a close handshake"),
             End::Lost(Some(e)) => write!(f, "connection lost without a close handshake: {e}"),
         }
@@ -112,7 +126,7 @@ pub(crate) async fn pump(
             // deadline first, then what the peer says (a pong must not
             // lose a race with our next push), then our own sending.
             biased;
-            () = stopping.cancelled() => return End::ShuttingDown,
+            () = stopping.cancelled() => return End::SHUTTING_DOWN,
             () = &mut silence => return End::Silent(config.pong_timeout),
             incoming = ws.next() => {
                 let message = match incoming {
@@ -156,7 +170,7 @@ pub(crate) async fn pump(
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(%peer, "slow peer: skipped {missed} phrases");
                 }
-                Err(RecvError::Closed) => return End::ShuttingDown,
+                Err(RecvError::Closed) => return End::SHUTTING_DOWN,
             },
         }
     }
@@ -229,25 +243,28 @@ impl Pings {
 // ANCHOR: failed
 /// The close code each error from tungstenite earns, or `Lost` when the
 /// peer simply went away.
-fn failed(e: Error) -> End {
+pub fn failed(e: Error) -> End {
     let code = match &e {
         // A frame or message over `max_message_size`, caught from the
         // frame's header before its payload is buffered.
-        Error::Capacity(_) => CloseCode::Size, // 1009
+        Error::Capacity(_) => CloseCode::TOO_BIG,
         Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => return End::Lost(Some(e)),
         // Unmasked, RSV bits, reserved opcodes, bad control frames, …
-        Error::Protocol(_) => CloseCode::Protocol, // 1002
+        Error::Protocol(_) => CloseCode::PROTOCOL_ERROR,
         // Text (or a close reason) that is not UTF-8.
-        Error::Utf8(_) => CloseCode::Invalid, // 1007
+        Error::Utf8(_) => CloseCode::INVALID_PAYLOAD,
         _ => return End::Lost(Some(e)),
     };
-    End::Failed(code, e)
+    End::Failed(code, e.to_string())
 }
 // ANCHOR_END: failed
 
 // ANCHOR: goodbye
-/// Ends the connection the way `end` calls for, within the close timeout.
-pub(crate) async fn goodbye(mut ws: Ws, end: &End, config: &Config) {
+/// Ends the connection the way `end` calls for, within `close_timeout`.
+pub async fn goodbye<S>(mut ws: WebSocketStream<S>, end: &End, close_timeout: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let closing = async {
         match end {
             // tungstenite queued our answer to the peer's Close: send it.
@@ -256,62 +273,43 @@ pub(crate) async fn goodbye(mut ws: Ws, end: &End, config: &Config) {
                 let _ = ws.flush().await;
             }
             // Our Close, then we read (and drop) until the peer's answer.
-            End::ShuttingDown => {
-                let bye = close_frame(CloseCode::Away, "server shutting down");
-                if ws.send(Message::Close(Some(bye))).await.is_ok() {
+            End::Closing(code, reason) => {
+                if ws.send(close(*code, reason)).await.is_ok() {
                     while let Some(Ok(_)) = ws.next().await {}
                 }
             }
             // §7.1.7: send a Close with the code, and process nothing more.
-            End::Failed(code, e) => {
-                let reason = e.to_string();
-                let bye = close_frame(*code, &reason);
-                if ws.send(Message::Close(Some(bye))).await.is_ok() {
+            End::Failed(code, why) => {
+                if ws.send(close(*code, why)).await.is_ok() {
                     let _ = close_tcp(ws.get_mut()).await;
                 }
             }
             // A peer that answers nothing would not answer a Close either;
-            // a lost one cannot. Dropping the socket is all there is to do.
-            End::Silent(_) | End::Lost(_) => {}
+            // a stuck or lost one cannot. Dropping the socket is all there
+            // is to do.
+            End::Silent(_) | End::Stuck | End::Lost(_) => {}
         }
     };
-    let _ = timeout(config.close_timeout, closing).await;
+    let _ = timeout(close_timeout, closing).await;
 }
 // ANCHOR_END: goodbye
 
-/// A Close frame; the reason is cut to the 123 bytes a control frame has
-/// room for (125 minus the 2-byte code), at a character boundary.
-fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    CloseFrame {
-        code,
-        reason: Utf8Bytes::from(reason[..end].to_owned()),
-    }
+/// A Close message with lesson 2's code, its reason cut to fit
+/// ([`frame::fit_reason`]).
+fn close(code: CloseCode, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: code.as_u16().into(),
+        reason: Utf8Bytes::from(frame::fit_reason(reason)),
+    }))
 }
 
 /// Sends our FIN, then reads and discards until the peer's. Closing a
 /// socket with unread bytes makes the kernel send RST instead of FIN, and a
 /// RST can destroy the Close we just sent before the peer has read it; a
 /// peer that sent an oversized frame is still sending the rest of it.
-async fn close_tcp(stream: &mut TcpStream) -> io::Result<()> {
+async fn close_tcp<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> io::Result<()> {
     stream.shutdown().await?;
     let mut discard = [0u8; 4096];
     while stream.read(&mut discard).await? != 0 {}
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn close_reasons_fit_a_control_frame() {
-        let long = "é".repeat(100); // 200 bytes
-        let frame = close_frame(CloseCode::Size, &long);
-        assert_eq!(frame.reason.len(), 122, "cut before a split character");
-        assert_eq!(close_frame(CloseCode::Away, "bye").reason.as_str(), "bye");
-    }
 }

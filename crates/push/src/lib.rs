@@ -58,5 +58,6 @@ pub use config::{
     Config, ConfigError, ENV_VARS, MAX_MESSAGE_SIZE, PING_INTERVAL, PONG_TIMEOUT, PUSH_INTERVAL,
     READ_BUFFER_SIZE,
 };
+pub use connection::{End, failed, goodbye};
 pub use feed::{FEED_CAPACITY, PHRASES, Phrases, Push, new_boot, publish};
 pub use server::{PAGE, run, serve};

@@ -108,6 +108,6 @@ async fn connection(
     tracing::info!(%peer, "WebSocket open");
     let end = pump(&mut ws, &mut phrases, &config, &stopping, peer).await;
     tracing::info!(%peer, "closing: {end}");
-    goodbye(ws, &end, &config).await;
+    goodbye(ws, &end, config.close_timeout).await;
 }
 // ANCHOR_END: connection

@@ -7,27 +7,12 @@ use std::time::Duration;
 
 use chatroom::{Slot, WebSocket};
 use futures_util::{SinkExt, StreamExt};
+use push::{End, goodbye};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::log::{Event, news};
 use crate::poll::Shared;
-
-/// Why a WebSocket ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    /// The page sent a Close; tungstenite has queued our answer.
-    PeerClosed,
-    /// The server is stopping: we send 1001, going away.
-    ShuttingDown,
-    /// Nothing from the page, not even a pong, for the pong timeout.
-    Silent,
-    /// A write did not finish within the write timeout.
-    Stuck,
-    /// TCP ended or broke without a close handshake.
-    Lost,
-}
 
 // ANCHOR: serve
 /// One WebSocket, from its 101 to its end: every event after `cursor`, in
@@ -70,14 +55,15 @@ pub(crate) async fn serve(
         tokio::select! {
             // Shutdown and the deadline first, then what the page says.
             biased;
-            () = shared.stopping.cancelled() => break End::ShuttingDown,
-            () = &mut silence => break End::Silent,
+            () = shared.stopping.cancelled() => break End::SHUTTING_DOWN,
+            () = &mut silence => break End::Silent(limits.pong_timeout),
             incoming = ws.next() => match incoming {
-                Some(Ok(Message::Close(_))) => break End::PeerClosed,
+                Some(Ok(Message::Close(close))) => break End::PeerClosed(close),
                 // Pongs, and anything else the page says: proof of life.
                 // This feed does not listen to its clients.
                 Some(Ok(_)) => silence.as_mut().reset(Instant::now() + limits.pong_timeout),
-                Some(Err(_)) | None => break End::Lost,
+                Some(Err(e)) => break push::failed(e),
+                None => break End::Lost(None),
             },
             _ = pings.tick() => {
                 if let Err(end) = write(&mut ws, vec![Message::Ping(Default::default())], limits.write_timeout).await {
@@ -87,10 +73,8 @@ pub(crate) async fn serve(
             () = news(&mut head, cursor) => {}
         }
     };
-    tracing::debug!(%peer, "WebSocket ends: {end:?}");
-    if end == End::ShuttingDown {
-        goodbye(ws, limits.close_timeout).await;
-    }
+    tracing::debug!(%peer, "WebSocket ends: {end}");
+    goodbye(ws, &end, limits.close_timeout).await;
 }
 // ANCHOR_END: serve
 
@@ -114,22 +98,7 @@ async fn write(ws: &mut WebSocket, messages: Vec<Message>, limit: Duration) -> R
     };
     match timeout(limit, written).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(End::Lost),
+        Ok(Err(e)) => Err(End::Lost(Some(e))),
         Err(_) => Err(End::Stuck),
     }
-}
-
-/// RFC 6455 §7.4.1: 1001, "going away", such as a server going down; then
-/// we wait a moment for the page's Close so that the handshake completes.
-async fn goodbye(mut ws: WebSocket, within: Duration) {
-    let closing = async {
-        let bye = CloseFrame {
-            code: 1001.into(),
-            reason: "server shutting down".into(),
-        };
-        ws.send(Message::Close(Some(bye))).await?;
-        while ws.next().await.transpose()?.is_some() {}
-        Ok::<(), tungstenite::Error>(())
-    };
-    let _ = timeout(within, closing).await;
 }
