@@ -5,8 +5,8 @@ use std::time::Duration;
 use echo::{CLOSE_TIMEOUT, SHUTDOWN_TIMEOUT};
 use handshake::{HEAD_TIMEOUT, MAX_HEAD_BYTES};
 
-use crate::admit::{MAX_HTTP_CONNECTIONS, MAX_PER_IP};
-use crate::flood::RateLimit;
+use crate::defences::admit::{MAX_HTTP_CONNECTIONS, MAX_PER_IP};
+use crate::defences::flood::RateLimit;
 use crate::room::QUEUE_CAPACITY;
 
 /// Where `cargo run -p chatroom` listens unless told otherwise.

@@ -16,10 +16,10 @@ use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::flood::{Flood, Verdict, one_token};
+use crate::defences::flood::{Flood, Verdict, one_token};
+use crate::defences::upgrade::{Slot, WebSocket};
 use crate::protocol::{ClientMessage, ServerMessage, check_text};
 use crate::room::{Membership, Room};
-use crate::upgrade::{Slot, WebSocket};
 
 /// How many queued events one write may carry: they go out in one flush,
 /// so a page that fell a little behind catches up in one system call

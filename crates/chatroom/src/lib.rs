@@ -48,13 +48,13 @@
 //! |---|---|
 //! | `protocol` | the JSON messages, nickname and text rules |
 //! | `room` | [`Room`]: members, history, the fan-out and the slow-reader policy |
-//! | `connection` | one WebSocket's loop, heartbeat, limits, close codes |
-//! | `upgrade` | [`gate`], [`refusal`]: lesson 1's checks, Origin, cap |
-//! | `admit` | [`Admission`], [`turn_away`]: the limits when a connection is accepted |
+//! | `connection` | one WebSocket's loop; the room's close codes |
 //! | `server` | [`Server`], [`run`]: routes, hyper's limits, shutdown |
-//! | `flood` | [`Flood`]: the token bucket |
-//! | `ticket` | [`Tickets`]: one-time tickets for `--require-ticket` |
 //! | `config` | [`Config`], [`Args`]: the limits and the command line |
+//! | `defences/upgrade` | [`gate`], [`refusal`]: lesson 1's checks, Origin, cap |
+//! | `defences/admit` | [`Admission`], [`turn_away`]: the limits when a connection is accepted |
+//! | `defences/flood` | [`Flood`]: the token bucket |
+//! | `defences/ticket` | [`Tickets`]: one-time tickets for `--require-ticket` |
 //!
 //! ## Run it
 //!
@@ -72,34 +72,31 @@
 //! name, and shows no message twice); stop the server with Ctrl-C and watch
 //! both pages say 1001 and come back by themselves when it restarts.
 
-mod admit;
 mod config;
 mod connection;
-mod flood;
+mod defences;
 pub mod protocol;
 mod room;
 mod server;
-mod ticket;
-mod upgrade;
 
-pub use admit::{
-    Admission, Admitted, IpCount, MAX_HTTP_CONNECTIONS, MAX_PER_IP, TURN_AWAY_TIMEOUT, Turned,
-    ip_key, turn_away,
-};
 pub use config::{
     Args, Config, DEFAULT_ADDR, JOIN_TIMEOUT, MAX_CONNECTIONS, MAX_MESSAGE_SIZE, WRITE_TIMEOUT,
     parse_origin,
 };
 pub use connection::{FLOOD, NEVER_JOINED, REPLACED, TOO_SLOW};
-pub use flood::{BURST, Flood, RATE_PER_SECOND, RateLimit, Verdict};
+pub use defences::admit::{
+    Admission, Admitted, IpCount, MAX_HTTP_CONNECTIONS, MAX_PER_IP, TURN_AWAY_TIMEOUT, Turned,
+    ip_key, turn_away,
+};
+pub use defences::flood::{BURST, Flood, RATE_PER_SECOND, RateLimit, Verdict};
+pub use defences::ticket::{MAX_TICKETS, TICKET_TTL, TicketError, Tickets};
+pub use defences::upgrade::{
+    ConnInfo, Gate, Handover, Refusal, Slot, Upgrade, WebSocket, gate, lesson_one_request, refusal,
+    websocket_config,
+};
 pub use protocol::{
     BadNick, Chat, ClientMessage, HISTORY_LEN, MAX_NICK_CHARS, MAX_TEXT_CHARS, Nick, Presence,
     ServerMessage, check_text,
 };
 pub use room::{JoinError, Membership, QUEUE_CAPACITY, Room};
 pub use server::{PAGE, Server, admission, http_server, run, serve_http};
-pub use ticket::{MAX_TICKETS, TICKET_TTL, TicketError, Tickets};
-pub use upgrade::{
-    ConnInfo, Gate, Handover, Refusal, Slot, Upgrade, WebSocket, gate, lesson_one_request, refusal,
-    websocket_config,
-};

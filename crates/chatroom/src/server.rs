@@ -19,12 +19,12 @@ use warp::Filter;
 use warp::http::Request;
 use warp::reply::Response;
 
-use crate::admit::{Admission, turn_away};
 use crate::config::Config;
 use crate::connection::{Shared, serve};
+use crate::defences::admit::{Admission, turn_away};
+use crate::defences::ticket::{TICKET_TTL, Tickets};
+use crate::defences::upgrade::{ConnInfo, Gate, Handover, Upgrade, refusal, websocket_config};
 use crate::room::Room;
-use crate::ticket::{TICKET_TTL, Tickets};
-use crate::upgrade::{ConnInfo, Gate, Handover, Upgrade, refusal, websocket_config};
 
 /// The page this lesson serves at `/`: choose a nickname, chat, see who is
 /// here.
@@ -168,7 +168,7 @@ fn routes(
     let chat = warp::path("ws")
         .and(warp::path::end())
         // Lesson 1's checks, the Origin, tickets, the cap; then our 101.
-        .and(crate::upgrade::gate(gate))
+        .and(crate::defences::upgrade::gate(gate))
         .map(move |upgrade: Upgrade| {
             let shared = shared.clone();
             upgrade.accept(config, move |socket, peer, slot| {

@@ -48,11 +48,11 @@
 //! client at a path that is not there
 //! (`--url ws://127.0.0.1:9003/nope`) and read the 404.
 
+mod error;
 mod server;
 mod ws;
 
+pub use error::Error;
 pub use frame::{CloseCode, CloseFrame, Message};
 pub use server::{Config, PAGE, SHUTDOWN_TIMEOUT, Server, route, run};
-pub use ws::{
-    BUFFER_KEEP, CLOSE_TIMEOUT, Error, INITIAL_READ_CAPACITY, WebSocket, WebSocketConfig,
-};
+pub use ws::{BUFFER_KEEP, CLOSE_TIMEOUT, INITIAL_READ_CAPACITY, WebSocket, WebSocketConfig};

@@ -16,7 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::ws::{CLOSE_TIMEOUT, Error, WebSocket, WebSocketConfig};
+use crate::error::Error;
+use crate::ws::{CLOSE_TIMEOUT, WebSocket, WebSocketConfig};
 
 /// The page this lesson serves at `/`: type a message, watch it come back.
 pub const PAGE: &str = include_str!("../../../static/echo.html");

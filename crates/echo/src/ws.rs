@@ -7,7 +7,8 @@
 //!   fragments joined into messages (the [`Assembler`]), pings answered on
 //!   the spot, pongs dropped, a Close answered;
 //! - writing: a frame encoded into a small buffer, then written out;
-//! - closing: the close handshake both ways, each bounded by a deadline.
+//! - closing: the close handshake both ways, each bounded by a deadline
+//!   (in `ws/close.rs`); the read buffer's policy is in `ws/buffer.rs`.
 //!
 //! Every method is cancel safe: dropping its future at an `.await` (in a
 //! `select!`, say) leaves the connection in order. Bytes are only ever
@@ -15,18 +16,21 @@
 //! into the write buffer, which the next write drains before anything else,
 //! so frames never interleave on the wire.
 
-use std::fmt;
 use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use frame::{
-    Assembler, CloseCode, CloseFrame, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, Decoder,
-    Frame, FrameError, MAX_CONTROL_PAYLOAD, Message, MessageError, OpCode, Role, encode,
-    parse_header,
+    Assembler, CloseFrame, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Frame,
+    MAX_CONTROL_PAYLOAD, Message, Role, encode,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::{Instant, timeout_at};
+use tokio::time::Instant;
+
+use crate::error::Error;
+
+mod buffer;
+mod close;
 
 // ANCHOR: limits
 /// How long we wait for the peer's Close after sending ours, and for the
@@ -72,96 +76,6 @@ impl Default for WebSocketConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             close_timeout: CLOSE_TIMEOUT,
         }
-    }
-}
-
-/// Why a connection ended other than by a clean close handshake, or why a
-/// call could not be done.
-#[derive(Debug)]
-pub enum Error {
-    /// The peer sent a frame that breaks RFC 6455 §5. We sent a Close with
-    /// [`FrameError::close_code`] (1002, or 1009 for a frame over the limit)
-    /// and closed the connection.
-    Frame(FrameError),
-    /// The peer's frames do not add up to valid messages (bad fragmentation,
-    /// text that is not UTF-8, a message over the limit, a malformed Close).
-    /// We sent a Close with [`MessageError::close_code`] and closed the
-    /// connection.
-    Message(MessageError),
-    /// TCP ended without a close handshake: the peer crashed, lost its
-    /// network or just closed the socket. RFC 6455 §7.1.5 calls this close
-    /// code 1006 (abnormal closure), which is never sent, only reported.
-    ConnectionLost {
-        /// Whether part of a frame had arrived: the peer vanished mid-frame.
-        mid_frame: bool,
-    },
-    /// We sent a Close and the peer did not answer within the close timeout;
-    /// we gave up on it.
-    CloseTimeout,
-    /// The connection is closed (or closing): nothing more can be sent.
-    Closed,
-    /// A ping or pong we were asked to send has more than 125 bytes of
-    /// payload (RFC 6455 §5.5); nothing was sent.
-    ControlPayloadTooLong {
-        /// The payload length asked for.
-        len: usize,
-    },
-    /// We were asked to close with a code that may not be sent (1005, 1006,
-    /// 1015, or one outside the ranges of RFC 6455 §7.4); nothing was sent.
-    InvalidCloseCode(CloseCode),
-    /// The socket failed.
-    Io(io::Error),
-}
-
-impl Error {
-    /// The close code we sent because of this error, when the error is the
-    /// peer breaking the protocol.
-    pub fn close_code(&self) -> Option<CloseCode> {
-        match self {
-            Error::Frame(e) => Some(e.close_code()),
-            Error::Message(e) => Some(e.close_code()),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Frame(e) => e.fmt(f),
-            Error::Message(e) => e.fmt(f),
-            Error::ConnectionLost { mid_frame: true } => {
-                f.write_str("the peer closed TCP in the middle of a frame")
-            }
-            Error::ConnectionLost { mid_frame: false } => {
-                f.write_str("the peer closed TCP without a close handshake")
-            }
-            Error::CloseTimeout => f.write_str("the peer did not answer our Close in time"),
-            Error::Closed => f.write_str("the connection is closed"),
-            Error::ControlPayloadTooLong { len } => write!(
-                f,
-                "a {len}-byte ping or pong (RFC 6455 §5.5: control frames carry at most 125 bytes)"
-            ),
-            Error::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
-            Error::Io(e) => write!(f, "socket error: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Frame(e) => Some(e),
-            Error::Message(e) => Some(e),
-            Error::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<io::Error> for Error {
-    fn from(e: io::Error) -> Self {
-        Error::Io(e)
     }
 }
 
@@ -329,149 +243,6 @@ where
         self.write_frame(&frame).await
     }
 
-    // ANCHOR: close
-    /// Starts the close handshake (RFC 6455 §7.1.2) and sees it through:
-    /// sends a Close with `code` and `reason`, reads (and discards) until
-    /// the peer's Close arrives, then closes TCP. Gives up after the close
-    /// timeout.
-    ///
-    /// A reason over 123 bytes is cut to fit a control frame. Closing a
-    /// connection that is already closing finishes that close; closing a
-    /// closed one does nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::CloseTimeout`] if the peer never answered;
-    /// [`Error::ConnectionLost`] if it vanished first;
-    /// [`Error::InvalidCloseCode`] for a code that may not be sent.
-    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.close_with(Some(CloseFrame::new(code, reason))).await
-    }
-
-    async fn close_with(&mut self, close: Option<CloseFrame>) -> Result<(), Error> {
-        if let Some(close) = &close
-            && !close.code.is_valid()
-        {
-            return Err(Error::InvalidCloseCode(close.code));
-        }
-        if self.state == State::Open {
-            encode(&Frame::close(close), &mut self.write_buf);
-            self.state = State::CloseSent {
-                deadline: Instant::now() + self.close_timeout,
-            };
-        }
-        self.finish_close().await
-    }
-    // ANCHOR_END: close
-
-    // ANCHOR: answer_close
-    /// The peer sent a Close: answer it and close TCP.
-    async fn answer_close(&mut self, close: Option<CloseFrame>) -> Result<(), Error> {
-        // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did
-        // not previously send a Close frame, the endpoint MUST send a Close
-        // frame in response. (When sending a Close frame in response, the
-        // endpoint typically echos the status code it received.)" A Close
-        // with no code gets an empty one back: its code, 1005, is only ever
-        // reported, never sent (§7.1.5, §7.4.1).
-        let reply = close.as_ref().map(|close| CloseFrame::new(close.code, ""));
-        self.peer_close = Some(close.unwrap_or_else(no_status));
-        encode(&Frame::close(reply), &mut self.write_buf);
-        self.state = State::Closing {
-            deadline: Instant::now() + self.close_timeout,
-        };
-        self.finish_close().await
-    }
-    // ANCHOR_END: answer_close
-
-    // ANCHOR: fail
-    /// _Fail the WebSocket Connection_ (RFC 6455 §7.1.7) because of `error`:
-    /// send a Close with its code, close TCP, and hand the error back.
-    async fn fail(&mut self, error: Error) -> Error {
-        // Only called with the errors that have a close code.
-        let code = error.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
-        // The reason says which rule was broken; CloseFrame::encode cuts it
-        // to fit a control frame, at a character boundary.
-        let close = CloseFrame::new(code, error.to_string());
-        encode(&Frame::close(Some(close)), &mut self.write_buf);
-        // We do not wait for the peer's Close: after a framing error we could
-        // not even find it in the byte stream. The frames it might still send
-        // are thrown away while we wait for it to close TCP.
-        self.state = State::Closing {
-            deadline: Instant::now() + self.close_timeout,
-        };
-        // Whatever goes wrong from here changes nothing: the connection is
-        // being failed, and `error` is what the caller needs to hear.
-        let _ = self.finish_close().await;
-        error
-    }
-    // ANCHOR_END: fail
-
-    // ANCHOR: finish_close
-    /// Drives a close that has begun to its end, within its deadline.
-    async fn finish_close(&mut self) -> Result<(), Error> {
-        let mut result = Ok(());
-        if let State::CloseSent { deadline } = self.state {
-            result = match timeout_at(deadline, self.await_close_reply()).await {
-                Ok(reply) => reply,
-                Err(_elapsed) => Err(Error::CloseTimeout),
-            };
-            self.state = match result {
-                // The handshake is complete: close TCP.
-                Ok(()) => State::Closing { deadline },
-                // Garbage instead of a Close: stop reading it, close TCP.
-                Err(Error::Frame(_)) => State::Closing { deadline },
-                // Silent, vanished, or the socket failed: just drop it.
-                Err(_) => State::Closed,
-            };
-        }
-        if let State::Closing { deadline } = self.state {
-            // A peer that will not read our last bytes or close its side
-            // gets dropped at the deadline; either way, this side is done.
-            let _ = timeout_at(deadline, self.close_tcp()).await;
-            self.state = State::Closed;
-        }
-        result
-    }
-
-    /// We have sent our Close: read until the peer's arrives.
-    async fn await_close_reply(&mut self) -> Result<(), Error> {
-        self.flush().await?; // our Close may still be on its way
-        loop {
-            let frame = self.read_frame().await?;
-            if frame.opcode == OpCode::Close {
-                if let Ok(close) = CloseFrame::parse(&frame.payload) {
-                    self.peer_close = Some(close.unwrap_or_else(no_status));
-                }
-                return Ok(());
-            }
-            // Anything else is discarded. The peer may still be finishing a
-            // message it had under way (RFC 6455 §5.5.1 allows that), and we
-            // may send nothing after our Close, not even a pong (§1.4: "a
-            // peer does not send any further data").
-        }
-    }
-
-    /// The close handshake is over (or the connection failed): write what
-    /// is left, close TCP, and wait for the peer to close its side.
-    async fn close_tcp(&mut self) -> io::Result<()> {
-        self.flush().await?;
-        // RFC 6455 §7.1.1: "the underlying TCP connection, in most normal
-        // cases, SHOULD be closed first by the server". shutdown() sends our
-        // FIN now, so the client sees the end of the stream.
-        self.stream.shutdown().await?;
-        // Then read until the peer's FIN, throwing the bytes away. Dropping a
-        // socket with unread bytes in its receive queue makes the kernel
-        // send RST instead of FIN, and a RST may make the peer discard our
-        // Close frame before reading it.
-        loop {
-            self.read_buf.clear();
-            if self.stream.read_buf(&mut self.read_buf).await? == 0 {
-                return Ok(());
-            }
-        }
-    }
-    // ANCHOR_END: finish_close
-
     // ANCHOR: read_frame
     /// Reads until one whole frame is buffered and returns it.
     async fn read_frame(&mut self) -> Result<Frame, Error> {
@@ -496,58 +267,6 @@ where
         }
     }
     // ANCHOR_END: read_frame
-
-    // ANCHOR: make_room
-    /// Makes room in the read buffer for the next read.
-    ///
-    /// The buffer grows with the bytes that really arrive, never with what a
-    /// header merely announces: each step leaves room for at most twice the
-    /// payload received so far, and never for more than the frame in front.
-    /// A peer announcing 16 MiB and sending 10 bytes costs us 4 KiB; one
-    /// sending 16 MiB costs 16 MiB, for as long as the frame takes. Then
-    /// the buffer goes back to its initial size, so a connection that once
-    /// carried a big message does not keep the memory while it idles.
-    fn make_room(&mut self) {
-        let len = self.read_buf.len();
-        if self.read_buf_grown && len <= INITIAL_READ_CAPACITY / 2 {
-            // The big frame has gone (decode split it off; its memory is
-            // freed once the message is dropped). Start small again.
-            let mut small = BytesMut::with_capacity(INITIAL_READ_CAPACITY);
-            small.extend_from_slice(&self.read_buf);
-            self.read_buf = small;
-            self.read_buf_grown = false;
-        }
-        // How big the buffer should be for this read: room for the rest of
-        // the frame in front (once its header is here, decode has checked it
-        // against our limit), but for at most twice the payload bytes that
-        // have really arrived.
-        let target = match parse_header(&self.read_buf) {
-            Ok(Some(header)) => {
-                let frame_len = usize::try_from(header.frame_len()).unwrap_or(usize::MAX);
-                let arrived = len - header.header_len;
-                frame_len.min((header.header_len + 2 * arrived).max(INITIAL_READ_CAPACITY))
-            }
-            // Not even a whole header yet: a little room is plenty.
-            _ => len + MIN_READ,
-        };
-        // (capacity() counts from the first unread byte.)
-        if self.read_buf.capacity() >= target {
-            return;
-        }
-        if target <= INITIAL_READ_CAPACITY {
-            // Still small: BytesMut moves the unread bytes back over the
-            // frames already taken off the front, or grows a little.
-            self.read_buf.reserve(target - len);
-        } else {
-            // Exactly the target: Vec-style doubling could leave a 16 MiB
-            // frame in a 32 MiB buffer.
-            let mut bigger = BytesMut::with_capacity(target);
-            bigger.extend_from_slice(&self.read_buf);
-            self.read_buf = bigger;
-            self.read_buf_grown |= target > BUFFER_KEEP;
-        }
-    }
-    // ANCHOR_END: make_room
 
     /// Encodes `frame` behind anything still unwritten and writes it all.
     async fn write_frame(&mut self, frame: &Frame) -> Result<(), Error> {
@@ -598,16 +317,11 @@ where
     }
 }
 
-/// What we record when a Close has no body: RFC 6455 §7.1.5, "If this Close
-/// control frame contains no status code, _The WebSocket Connection Close
-/// Code_ is considered to be 1005."
-fn no_status() -> CloseFrame {
-    CloseFrame::new(CloseCode::NO_STATUS, "")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use close::no_status;
+    use frame::CloseCode;
     use tokio::io::DuplexStream;
 
     /// A client's frame on the wire: masked (RFC 6455 §5.3).

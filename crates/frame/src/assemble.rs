@@ -3,7 +3,10 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{CloseFrame, Frame, MessageError, OpCode};
+use crate::close::CloseFrame;
+use crate::error::MessageError;
+use crate::frame::Frame;
+use crate::opcode::OpCode;
 
 /// The default [`Assembler::max_message_size`]: 16 MiB, the largest message
 /// the Autobahn suite sends (cases 9.x), whether in one frame or in many.

@@ -4,7 +4,8 @@ use std::fmt;
 
 use bytes::{BufMut, BytesMut};
 
-use crate::{CloseError, MAX_CONTROL_PAYLOAD};
+use crate::error::CloseError;
+use crate::header::MAX_CONTROL_PAYLOAD;
 
 /// A close status code (RFC 6455 §7.4): why an endpoint is closing.
 ///

@@ -7,7 +7,10 @@
 
 use bytes::{Buf, BytesMut};
 
-use crate::{Frame, FrameError, Header, apply_mask, parse_header};
+use crate::error::FrameError;
+use crate::frame::Frame;
+use crate::header::{Header, parse_header};
+use crate::mask::apply_mask;
 
 /// Who *we* are on this connection. It decides which way masking goes
 /// (RFC 6455 §5.1): clients mask, servers do not.

@@ -13,7 +13,7 @@
 use std::error::Error;
 use std::fmt;
 
-use crate::CloseCode;
+use crate::close::CloseCode;
 
 // ANCHOR: frame_error
 /// A frame broke a rule of RFC 6455 §5. The connection must be failed with

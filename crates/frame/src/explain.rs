@@ -7,8 +7,13 @@
 
 use std::fmt;
 
-use crate::decode::check_peer_rules;
-use crate::{CloseFrame, FrameError, LengthForm, OpCode, Role, apply_mask, parse_header, to_hex};
+use crate::close::CloseFrame;
+use crate::decode::{Role, check_peer_rules};
+use crate::error::FrameError;
+use crate::header::{LengthForm, parse_header};
+use crate::hex::to_hex;
+use crate::mask::apply_mask;
+use crate::opcode::OpCode;
 
 /// How many payload bytes are shown in hex before the rest is summarised.
 const HEX_PREVIEW: usize = 32;

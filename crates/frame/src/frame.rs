@@ -2,7 +2,10 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::{CloseFrame, LengthForm, MAX_CONTROL_PAYLOAD, OpCode, apply_mask};
+use crate::close::CloseFrame;
+use crate::header::{LengthForm, MAX_CONTROL_PAYLOAD};
+use crate::mask::apply_mask;
+use crate::opcode::OpCode;
 
 /// One WebSocket frame: header fields and payload.
 ///

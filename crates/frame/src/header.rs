@@ -17,7 +17,8 @@
 //!  +-------------------------------- - - - - - - - - - - - - - - - +
 //! ```
 
-use crate::{FrameError, OpCode};
+use crate::error::FrameError;
+use crate::opcode::OpCode;
 
 /// The longest header: 2 fixed bytes, 8 bytes of extended length, 4 bytes of
 /// masking key.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::FrameError;
+use crate::error::FrameError;
 
 /// What a frame carries: the low four bits of its first byte (RFC 6455 §5.2, "Opcode").
 ///

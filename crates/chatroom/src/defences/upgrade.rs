@@ -30,9 +30,9 @@ use warp::Filter;
 use warp::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use warp::reply::{Reply, Response};
 
-use crate::admit::IpCount;
 use crate::config::Config;
-use crate::ticket::{TicketError, Tickets};
+use crate::defences::admit::IpCount;
+use crate::defences::ticket::{TicketError, Tickets};
 
 /// What our HTTP service learns from hyper and puts in each request's
 /// extensions for the filters: warp has no filter for the HTTP version, and
