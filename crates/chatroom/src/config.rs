@@ -107,7 +107,7 @@ impl Default for Config {
 )]
 pub struct Args {
     /// Where to listen, HOST:PORT.
-    #[arg(default_value = DEFAULT_ADDR)]
+    #[arg(value_name = "HOST:PORT", default_value = DEFAULT_ADDR)]
     pub addr: String,
     /// Also accept pages from this origin, e.g. http://localhost:8000 (the
     /// page's own origin is always accepted).

@@ -99,4 +99,4 @@ pub use protocol::{
     ServerMessage, check_text,
 };
 pub use room::{JoinError, Membership, QUEUE_CAPACITY, Room};
-pub use server::{PAGE, Server, admission, http_server, run, serve_http};
+pub use server::{PAGE, Server, admission, http_server, run, serve_http, serve_until};

@@ -94,33 +94,66 @@ impl Server {
         ));
         let service =
             TowerToHyperService::new(warp::service(routes(gate, tickets, shared.clone())));
-        let http = http_server(&shared.config);
-        let admission = admission(&shared.config);
-        let mut connections = JoinSet::new();
-        accept_until(&listener, shutdown, &mut connections, |stream, peer| {
-            serve_http(
-                stream,
-                peer,
-                admission.clone(),
-                http.clone(),
-                service.clone(),
-                stopping.clone(),
-            )
-        })
+        serve_until(
+            listener,
+            shutdown,
+            &shared.config,
+            service,
+            &stopping,
+            &live,
+        )
         .await;
-        drop(listener);
-        let deadline = Instant::now() + shared.config.shutdown_timeout;
-        // Cancelling `stopping` tells the HTTP connections to finish (and
-        // not start another request), and each WebSocket to close with 1001.
-        close_all(&stopping, &mut connections, shared.config.shutdown_timeout).await;
-        // The WebSockets run on tasks of their own (`Upgrade::accept`): we
-        // wait for their slots.
-        if timeout_at(deadline, live.wait_until(0)).await.is_err() {
-            tracing::warn!("{} WebSockets still open at the deadline", live.get());
-        }
     }
     // ANCHOR_END: run
 }
+
+// ANCHOR: serve_until
+/// Serves `service` on `listener`, each connection through the [`admission`]
+/// limits and [`http_server`]'s, until `shutdown` completes. Then it stops
+/// accepting and cancels `stopping`, which tells each HTTP connection to
+/// finish its request in flight (and start no other) and each WebSocket to
+/// close with 1001; and it waits, up to the shutdown timeout, for the
+/// connections and for the WebSockets counted in `websockets`, which run on
+/// tasks of their own ([`Upgrade::accept`]).
+pub async fn serve_until<S>(
+    listener: TcpListener,
+    shutdown: impl Future,
+    config: &Config,
+    service: S,
+    stopping: &CancellationToken,
+    websockets: &LiveConnections,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let http = http_server(config);
+    let admission = admission(config);
+    let mut connections = JoinSet::new();
+    accept_until(&listener, shutdown, &mut connections, |stream, peer| {
+        serve_http(
+            stream,
+            peer,
+            admission.clone(),
+            http.clone(),
+            service.clone(),
+            stopping.clone(),
+        )
+    })
+    .await;
+    drop(listener);
+    let deadline = Instant::now() + config.shutdown_timeout;
+    close_all(stopping, &mut connections, config.shutdown_timeout).await;
+    if timeout_at(deadline, websockets.wait_until(0))
+        .await
+        .is_err()
+    {
+        tracing::warn!("{} WebSockets still open at the deadline", websockets.get());
+    }
+}
+// ANCHOR_END: serve_until
 
 /// Serves the lesson on `listener` until `shutdown` completes (see
 /// [`Server::run`]), with the default [`Config`].

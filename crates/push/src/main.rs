@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser, error::ErrorKind};
 #[derive(Parser)]
 struct Args {
     /// Where to listen, HOST:PORT.
-    #[arg(default_value = "127.0.0.1:9004")]
+    #[arg(value_name = "HOST:PORT", default_value = "127.0.0.1:9004")]
     addr: String,
 }
 
@@ -19,11 +19,9 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let config = push::Config::from_env()
         .unwrap_or_else(|e| Args::command().error(ErrorKind::ValueValidation, e).exit());
-    let Some((listener, addr)) = support::start(&args.addr).await else {
-        return ExitCode::FAILURE;
-    };
-    println!("lesson 4 (push): open http://{addr}/ (WebSocket at ws://{addr}/ws); Ctrl-C stops");
-    let live = support::LiveConnections::new();
-    push::serve(listener, config, live, support::ctrl_c()).await;
-    ExitCode::SUCCESS
+    let banner = "lesson 4 (push): open http://{addr}/ (WebSocket at ws://{addr}/ws)";
+    support::serve(&args.addr, banner, |listener, stop| {
+        push::serve(listener, config, support::LiveConnections::new(), stop)
+    })
+    .await
 }

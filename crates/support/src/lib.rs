@@ -5,8 +5,10 @@
 //! them, share a little plumbing that has nothing to do with WebSocket. It
 //! lives here, once:
 //!
-//! - the program's start: [`start`] (logging, then [`bind`], which binds
-//!   or explains), [`init_logging`], [`ctrl_c`]; each command line is a `clap` derive, so
+//! - the program's start: [`lesson`] (a whole `main` for a lesson whose
+//!   only option is its address), [`serve`] (bind, print the URL, run until
+//!   Ctrl-C), [`start`] (logging, then [`bind`], which binds or explains),
+//!   [`init_logging`], [`ctrl_c`]; each command line is a `clap` derive, so
 //!   `--help` exits 0 and a mistake exits 2 with the usage, and a failure to
 //!   bind exits 1 with a sentence saying what to do;
 //! - the server's skeleton: [`accept_until`] (the accept loop) and
@@ -24,7 +26,7 @@ mod start;
 
 pub use page::{SCRIPT, STYLE, shared_file};
 pub use serve::{LiveConnections, LiveGuard, accept_until, close_all};
-pub use start::{bind, ctrl_c, init_logging, start};
+pub use start::{Shutdown, bind, ctrl_c, init_logging, lesson, serve, start};
 
 /// Now, in milliseconds since the Unix epoch (0 on a clock set before 1970).
 pub fn unix_millis() -> u64 {

@@ -1,8 +1,64 @@
 //! How a lesson's `main` starts: logging, the listener, Ctrl-C.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::ExitCode;
 
+use clap::{CommandFactory, FromArgMatches};
 use tokio::net::TcpListener;
+
+/// The shutdown signal [`serve`] hands a lesson: Ctrl-C ([`ctrl_c`]).
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The command line of a lesson that takes nothing but where to listen:
+/// `[HOST:PORT]`. See [`lesson`].
+#[derive(Debug, clap::Parser)]
+struct Listen {
+    /// Where to listen, HOST:PORT.
+    #[arg(value_name = "HOST:PORT")]
+    addr: String,
+}
+
+/// The whole `main` of a lesson whose only option is where to listen:
+/// reads `[HOST:PORT]` (default `default_addr`; `about` is what `--help`
+/// says the program is), then [`serve`]s the lesson's `run` there.
+pub async fn lesson<F, Fut>(
+    about: &'static str,
+    default_addr: &'static str,
+    banner: &str,
+    run: F,
+) -> ExitCode
+where
+    F: FnOnce(TcpListener, Shutdown) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let command = Listen::command().about(about).mut_arg("addr", |addr| {
+        addr.default_value(default_addr).required(false)
+    });
+    let listen = Listen::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    serve(&listen.addr, banner, run).await
+}
+
+/// What a lesson's `main` does once its command line is read: [`start`] on
+/// `addr`, print `banner` (with `{addr}` replaced by the address bound) and
+/// that Ctrl-C stops, then `run` the lesson until Ctrl-C. Exit status 0, or
+/// 1 when the address cannot be bound.
+pub async fn serve<F, Fut>(addr: &str, banner: &str, run: F) -> ExitCode
+where
+    F: FnOnce(TcpListener, Shutdown) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some((listener, bound)) = start(addr).await else {
+        return ExitCode::FAILURE;
+    };
+    println!(
+        "{}; Ctrl-C stops",
+        banner.replace("{addr}", &bound.to_string())
+    );
+    run(listener, Box::pin(ctrl_c())).await;
+    ExitCode::SUCCESS
+}
 
 /// Logs to standard error: `default_filter` (`"info"`, `"warn"`), or
 /// whatever `RUST_LOG` asks for. Standard output stays the program's own:

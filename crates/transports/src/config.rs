@@ -72,7 +72,7 @@ impl Default for Config {
 )]
 pub struct Args {
     /// Where to listen, HOST:PORT.
-    #[arg(default_value = DEFAULT_ADDR)]
+    #[arg(value_name = "HOST:PORT", default_value = DEFAULT_ADDR)]
     pub addr: String,
     /// Publish R price updates a second (0: none).
     #[arg(long, value_name = "R", default_value_t = 2.0, value_parser = rate)]

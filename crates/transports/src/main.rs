@@ -2,22 +2,16 @@
 //! ticker over four transports (`--help` lists the flags). Open the
 //! printed URL and watch the four panes.
 
-use std::process::ExitCode;
-
 use clap::Parser;
 use transports::{Args, Server};
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let Some((listener, addr)) = support::start(&args.addr).await else {
-        return ExitCode::FAILURE;
-    };
-    println!(
-        "lesson 6 (transports): open http://{addr}/ (poll, long poll, SSE, WebSocket); Ctrl-C stops"
-    );
-    Server::with_config(listener, args.config())
-        .run(support::ctrl_c())
-        .await;
-    ExitCode::SUCCESS
+    let config = args.config();
+    let banner = "lesson 6 (transports): open http://{addr}/ (poll, long poll, SSE, WebSocket)";
+    support::serve(&args.addr, banner, |listener, stop| {
+        Server::with_config(listener, config).run(stop)
+    })
+    .await
 }

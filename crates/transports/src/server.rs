@@ -6,15 +6,10 @@ use std::future::Future;
 
 use std::sync::Arc;
 
-use chatroom::{
-    Gate, TICKET_TTL, Tickets, Upgrade, admission, http_server, refusal, serve_http,
-    websocket_config,
-};
+use chatroom::{Gate, TICKET_TTL, Tickets, Upgrade, refusal, serve_until, websocket_config};
 use hyper_util::service::TowerToHyperService;
-use support::{LiveConnections, SCRIPT, STYLE, accept_until, close_all};
+use support::{LiveConnections, SCRIPT, STYLE};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
-use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
 use warp::http::StatusCode;
@@ -110,37 +105,17 @@ impl Server {
         let tickets = Arc::new(Tickets::new(TICKET_TTL));
         let gate = Arc::new(Gate::new(limits, tickets, websockets.clone()));
         let service = TowerToHyperService::new(warp::service(routes(gate, shared.clone())));
-        let http = http_server(limits);
-        let admission = admission(limits);
-        let mut connections = JoinSet::new();
-        accept_until(&listener, shutdown, &mut connections, |stream, peer| {
-            serve_http(
-                stream,
-                peer,
-                admission.clone(),
-                http.clone(),
-                service.clone(),
-                stopping.clone(),
-            )
-        })
-        .await;
-        drop(listener);
-        if let Some(feed) = feed {
-            feed.abort();
-        }
-        let deadline = Instant::now() + limits.shutdown_timeout;
-        // Cancelling `stopping` answers the long polls, ends the streams,
+        // The feed stops with the accepting; then lesson 5's shutdown:
+        // cancelling `stopping` answers the long polls, ends the streams,
         // closes the WebSockets, and tells each HTTP connection to finish
-        // its request in flight and close.
-        close_all(&stopping, &mut connections, limits.shutdown_timeout).await;
-        // The WebSockets run on tasks of their own (lesson 5's
-        // `Upgrade::accept`): we wait for their slots.
-        if timeout_at(deadline, websockets.wait_until(0))
-            .await
-            .is_err()
-        {
-            tracing::warn!("{} WebSockets still open at the deadline", websockets.get());
-        }
+        // its request in flight.
+        let shutdown = async {
+            shutdown.await;
+            if let Some(feed) = &feed {
+                feed.abort();
+            }
+        };
+        serve_until(listener, shutdown, limits, service, &stopping, &websockets).await;
     }
     // ANCHOR_END: run
 }

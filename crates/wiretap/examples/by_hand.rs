@@ -21,7 +21,7 @@ struct Args {
     #[arg(long)]
     rsv1: bool,
     /// The wiretap (or any lesson), HOST:PORT.
-    #[arg(default_value = "127.0.0.1:9007")]
+    #[arg(value_name = "HOST:PORT", default_value = "127.0.0.1:9007")]
     addr: String,
 }
 

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::{Error, protocol::WebSocketConfig};
 #[derive(Parser)]
 struct Args {
     /// Where to listen, HOST:PORT.
-    #[arg(default_value = "127.0.0.1:9013")]
+    #[arg(value_name = "HOST:PORT", default_value = "127.0.0.1:9013")]
     addr: String,
 }
 
