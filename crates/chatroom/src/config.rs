@@ -114,11 +114,11 @@ pub struct Args {
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     pub allowed_origins: Vec<String>,
     /// Hold at most N WebSocket connections.
-    #[arg(long, value_name = "N", default_value_t = MAX_CONNECTIONS, value_parser = above_zero)]
+    #[arg(long, value_name = "N", default_value_t = MAX_CONNECTIONS, value_parser = support::above_zero)]
     pub max_connections: usize,
     /// At most N connections from one address, WebSockets and HTTP together
     /// (IPv6 counted by /64).
-    #[arg(long, value_name = "N", default_value_t = MAX_PER_IP, value_parser = above_zero)]
+    #[arg(long, value_name = "N", default_value_t = MAX_PER_IP, value_parser = support::above_zero)]
     pub max_per_ip: usize,
     /// Refuse an upgrade (401) without a one-time ticket from POST /ticket.
     #[arg(long)]
@@ -153,13 +153,6 @@ pub fn parse_origin(origin: &str) -> Result<String, String> {
         );
     }
     Ok(origin.to_owned())
-}
-
-fn above_zero(n: &str) -> Result<usize, String> {
-    match n.parse() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err("expected a number above 0".to_owned()),
-    }
 }
 
 #[cfg(test)]

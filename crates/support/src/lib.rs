@@ -26,7 +26,7 @@ mod start;
 
 pub use page::{SCRIPT, STYLE, shared_file};
 pub use serve::{LiveConnections, LiveGuard, accept_until, close_all};
-pub use start::{Shutdown, bind, ctrl_c, init_logging, lesson, serve, start};
+pub use start::{Shutdown, above_zero, bind, ctrl_c, init_logging, lesson, serve, start};
 
 /// Now, in milliseconds since the Unix epoch (0 on a clock set before 1970).
 pub fn unix_millis() -> u64 {

@@ -111,3 +111,12 @@ pub async fn ctrl_c() {
         std::future::pending::<()>().await;
     }
 }
+
+/// A command-line value that must be a whole number above 0 (a count, a
+/// capacity), for clap's `value_parser`.
+pub fn above_zero(n: &str) -> Result<usize, String> {
+    match n.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a number above 0".to_owned()),
+    }
+}

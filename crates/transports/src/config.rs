@@ -81,7 +81,7 @@ pub struct Args {
     #[arg(long, value_name = "S", default_value_t = LONG_POLL_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub long_poll_timeout: u64,
     /// Keep the last N events for clients that fall behind.
-    #[arg(long, value_name = "N", default_value_t = LOG_CAPACITY, value_parser = above_zero)]
+    #[arg(long, value_name = "N", default_value_t = LOG_CAPACITY, value_parser = support::above_zero)]
     pub log_capacity: usize,
     /// Also accept WebSockets from pages of this origin, e.g.
     /// http://localhost:8000.
@@ -108,13 +108,6 @@ fn rate(r: &str) -> Result<f64, String> {
     match r.parse::<f64>() {
         Ok(r) if r.is_finite() && (0.0..=10_000.0).contains(&r) => Ok(r),
         _ => Err("expected events a second, 0 to 10000".to_owned()),
-    }
-}
-
-fn above_zero(n: &str) -> Result<usize, String> {
-    match n.parse() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err("expected a number above 0".to_owned()),
     }
 }
 
