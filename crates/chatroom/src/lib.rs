@@ -86,12 +86,12 @@ pub use config::{
 pub use connection::{FLOOD, NEVER_JOINED, REPLACED, TOO_SLOW};
 pub use defences::admit::{
     Admission, Admitted, IpCount, MAX_HTTP_CONNECTIONS, MAX_PER_IP, TURN_AWAY_TIMEOUT, Turned,
-    ip_key, turn_away,
+    turn_away,
 };
 pub use defences::flood::{BURST, Flood, RATE_PER_SECOND, RateLimit, Verdict};
 pub use defences::ticket::{MAX_TICKETS, TICKET_TTL, TicketError, Tickets};
 pub use defences::upgrade::{
-    ConnInfo, Gate, Handover, Refusal, Slot, Upgrade, WebSocket, gate, lesson_one_request, refusal,
+    ConnInfo, Gate, Handover, Refusal, Slot, Upgrade, WebSocket, gate, refusal,
     websocket_config,
 };
 pub use protocol::{

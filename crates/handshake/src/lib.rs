@@ -61,5 +61,5 @@ pub use lesson::{
 pub use parse::{Headers, ParseError, Request, Response, Version, parse_request, parse_response};
 pub use server_side::{
     AcceptError, IncomingRequest, Reject, Upgraded, accept, check_origin, complete_upgrade,
-    http_response, read_request, reason_phrase, refuse, response_101, validate, write_and_close,
+    http_response, read_request, refuse, response_101, validate, write_and_close,
 };

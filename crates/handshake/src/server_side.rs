@@ -138,7 +138,7 @@ impl fmt::Display for Reject {
 impl std::error::Error for Reject {}
 
 /// The reason phrase for the statuses this project sends.
-pub fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",
         200 => "OK",

@@ -95,7 +95,7 @@ impl fmt::Display for Turned {
 
 /// The key an address is counted under: IPv4 as it is, IPv6 by its /64
 /// (an IPv4 address mapped into IPv6 counts as the IPv4 address).
-pub fn ip_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn ip_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -189,7 +189,7 @@ impl Admission {
         Ok(Admitted { http, ip })
     }
 
-    /// How many connections `ip` holds now (counted by [`ip_key`]).
+    /// How many connections `ip` holds now (an IPv6 address counted by its /64).
     pub fn from_ip(&self, ip: IpAddr) -> usize {
         let counts = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
         counts.get(&ip_key(ip)).copied().unwrap_or(0)

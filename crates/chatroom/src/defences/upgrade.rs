@@ -245,7 +245,7 @@ impl Gate {
 // ANCHOR: as_lesson_one
 /// The request as lesson 1 sees it, rebuilt from what hyper parsed. Header
 /// values that are not UTF-8 are kept lossily, as lesson 1's parser does.
-pub fn lesson_one_request(
+pub(crate) fn lesson_one_request(
     method: &Method,
     target: &str,
     version: warp::http::Version,
