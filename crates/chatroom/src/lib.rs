@@ -91,8 +91,7 @@ pub use defences::admit::{
 pub use defences::flood::{BURST, Flood, RATE_PER_SECOND, RateLimit, Verdict};
 pub use defences::ticket::{MAX_TICKETS, TICKET_TTL, TicketError, Tickets};
 pub use defences::upgrade::{
-    ConnInfo, Gate, Handover, Refusal, Slot, Upgrade, WebSocket, gate, refusal,
-    websocket_config,
+    ConnInfo, Gate, Handover, Refusal, Slot, Upgrade, WebSocket, gate, refusal, websocket_config,
 };
 pub use protocol::{
     BadNick, Chat, ClientMessage, HISTORY_LEN, MAX_NICK_CHARS, MAX_TEXT_CHARS, Nick, Presence,
