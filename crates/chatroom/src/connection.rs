@@ -307,6 +307,7 @@ async fn from_room(member: &mut Option<Membership>) -> FromRoom {
     }
 }
 
+// ANCHOR: deliver
 /// Writes `first` and whatever else is already queued (up to [`BATCH`]),
 /// then flushes once.
 async fn deliver(
@@ -323,3 +324,4 @@ async fn deliver(
     }
     ws.flush().await
 }
+// ANCHOR_END: deliver

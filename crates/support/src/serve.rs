@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+// ANCHOR: accept_until
 /// Accepts connections on `listener` until `shutdown` completes, and spawns
 /// `handle(stream, peer)` into `connections` for each.
 ///
@@ -48,6 +49,7 @@ pub async fn accept_until<F, Fut>(
         }
     }
 }
+// ANCHOR_END: accept_until
 
 // ANCHOR: close_all
 /// Ends every connection of a server that is shutting down: cancels

@@ -47,6 +47,7 @@ async fn main() -> ExitCode {
     }
 }
 
+// ANCHOR: talk
 async fn talk(url: &str, messages: Vec<String>) -> Result<(), String> {
     let (mut ws, _response) = tokio_tungstenite::connect_async(url).await.map_err(|e| {
         let hint = match e {
@@ -80,7 +81,9 @@ async fn talk(url: &str, messages: Vec<String>) -> Result<(), String> {
     }
     Ok(())
 }
+// ANCHOR_END: talk
 
+// ANCHOR: round_trip
 /// Sends one text message and prints what comes back.
 async fn round_trip(ws: &mut Ws, text: String) -> Result<(), String> {
     println!("> {text}");
@@ -115,6 +118,7 @@ async fn round_trip(ws: &mut Ws, text: String) -> Result<(), String> {
         }
     }
 }
+// ANCHOR_END: round_trip
 
 /// Reads until the connection ends; returns the server's Close, if one came.
 async fn wait_for_close(ws: &mut Ws) -> Option<String> {

@@ -136,6 +136,28 @@ pub enum Fault {
         /// The package it names.
         package: String,
     },
+    /// The book speaks about how it was made, not about WebSocket: a word
+    /// of the project's own history or plans ([`HISTORY_WORDS`]).
+    ProjectHistory {
+        /// The word, as found.
+        word: String,
+        /// The line it is on, trimmed.
+        text: String,
+    },
+    /// A listing (a fenced block that includes a file) without a caption
+    /// on the line before it: `**Listing 5.3** — `crates/chatroom/src/room.rs``.
+    MissingCaption {
+        /// The files the listing includes, from the workspace's root.
+        files: Vec<String>,
+    },
+    /// A caption that names other files than its listing includes, or whose
+    /// number is not the next one of its chapter.
+    WrongCaption {
+        /// The caption, as written.
+        caption: String,
+        /// What it should say.
+        expected: String,
+    },
     /// A `cargo … -p NAME --bin BIN` where BIN is not a binary of the package.
     UnknownBinary {
         /// The command, as far as we read it.
@@ -213,6 +235,19 @@ impl fmt::Display for Fault {
                     "`{command}`: the package `{package}` has no binary to run"
                 )
             }
+            Fault::MissingCaption { files } => write!(
+                f,
+                "a listing of {} has no caption: write `**Listing N.M** — ` and its file \
+                 on the line before it",
+                files.join(", ")
+            ),
+            Fault::WrongCaption { caption, expected } => {
+                write!(f, "the caption {caption:?} should read {expected:?}")
+            }
+            Fault::ProjectHistory { word, text } => write!(
+                f,
+                "{word:?} speaks of how the book was made, not of WebSocket: {text:?}"
+            ),
             Fault::UnknownBinary {
                 command,
                 package,
@@ -266,7 +301,219 @@ pub fn check(
         documents.push(readme);
     }
     problems.extend(check_commands(&documents, &packages)?);
+    problems.extend(check_words(&src_dir)?);
+    problems.extend(check_captions(&src_dir, workspace_root)?);
     Ok(problems)
+}
+
+/// Pass 5: every listing of a chapter (`src_dir/*.md`: a fenced block that
+/// includes a file) has a caption on the line before it, `**Listing L.N** —
+/// `FILE``, naming exactly the files it includes (from `workspace_root`,
+/// in order, separated by `, `), and numbered 1, 2, 3… within the chapter
+/// under one `L` (the lesson's number).
+///
+/// # Errors
+///
+/// Fails if `src_dir` or a chapter cannot be read.
+pub fn check_captions(src_dir: &Path, workspace_root: &Path) -> io::Result<Vec<Problem>> {
+    let mut problems = Vec::new();
+    for chapter in fs::read_dir(src_dir)? {
+        let chapter = chapter?.path();
+        if chapter.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = fs::read_to_string(&chapter)?;
+        let base = chapter.parent().unwrap_or(src_dir);
+        let mut prefix: Option<String> = None;
+        let mut number = 0;
+        for listing in listings(&text) {
+            let files: Vec<String> = listing
+                .includes
+                .iter()
+                .map(|file| relative_to(&base.join(file), workspace_root))
+                .fold(Vec::new(), |mut files, file| {
+                    if !files.contains(&file) {
+                        files.push(file);
+                    }
+                    files
+                });
+            number += 1;
+            let Some((caption_line, caption)) = listing.caption else {
+                problems.push(Problem {
+                    file: chapter.clone(),
+                    line: listing.line,
+                    fault: Fault::MissingCaption { files },
+                });
+                continue;
+            };
+            let written_prefix = caption
+                .strip_prefix("**Listing ")
+                .and_then(|rest| rest.split_once('.'))
+                .map(|(prefix, _)| prefix.to_owned());
+            let prefix = prefix.get_or_insert_with(|| written_prefix.unwrap_or("N".into()));
+            let names: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+            let expected = format!("**Listing {prefix}.{number}** — {}", names.join(", "));
+            if caption != expected {
+                problems.push(Problem {
+                    file: chapter.clone(),
+                    line: caption_line,
+                    fault: Fault::WrongCaption {
+                        caption: caption.to_owned(),
+                        expected,
+                    },
+                });
+            }
+        }
+    }
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Ok(problems)
+}
+
+/// A fenced block that includes files, and the caption before it.
+struct Listing<'a> {
+    /// The line its fence opens on, counted from 1.
+    line: usize,
+    /// The files its directives name, as written.
+    includes: Vec<String>,
+    /// The line before it (counted from 1) and its text, if it reads as a
+    /// caption (`**Listing …`).
+    caption: Option<(usize, &'a str)>,
+}
+
+/// The listings of a chapter, in order.
+fn listings(text: &str) -> Vec<Listing<'_>> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if !lines[i].starts_with("```") {
+            i += 1;
+            continue;
+        }
+        let close = (i + 1..lines.len())
+            .find(|&j| lines[j].starts_with("```"))
+            .unwrap_or(lines.len());
+        let body = lines[i + 1..close].join("\n");
+        let includes: Vec<String> = directives(&body)
+            .iter()
+            .filter(|d| matches!(d.kind, "include" | "rustdoc_include"))
+            .filter_map(|d| d.args.split_whitespace().next())
+            .map(|arg| arg.split_once(':').map_or(arg, |(file, _)| file).to_owned())
+            .collect();
+        if !includes.is_empty() {
+            let caption = (0..i)
+                .rev()
+                .find(|&j| !lines[j].trim().is_empty())
+                .filter(|&j| lines[j].starts_with("**Listing "))
+                .map(|j| (j + 1, lines[j]));
+            found.push(Listing {
+                line: i + 1,
+                includes,
+                caption,
+            });
+        }
+        i = close + 1;
+    }
+    found
+}
+
+/// `path` from `root`, with `..` and `.` resolved and `/` between parts.
+fn relative_to(path: &Path, root: &Path) -> String {
+    let normal = |path: &Path| {
+        let mut parts: Vec<String> = Vec::new();
+        for part in path.components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    parts.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
+            }
+        }
+        parts
+    };
+    let (path, root) = (normal(path), normal(root));
+    match path.strip_prefix(root.as_slice()) {
+        Some(rest) => rest.join("/"),
+        None => path.join("/"),
+    }
+}
+
+/// Words that belong to the project's history and plans, not to the
+/// reader's book, matched whole and in any case: the tracker's `issue`s,
+/// the design notes, the `target`s a benchmark was held to (`target/`, the
+/// build directory, is fine), an `earlier version` of a lesson, and the
+/// `seed` articles, which the introduction credits as "the source
+/// articles".
+pub const HISTORY_WORDS: [&str; 7] = [
+    "issue",
+    "issues",
+    "design.md",
+    "target",
+    "targets",
+    "earlier version",
+    "seed",
+];
+
+/// Pass 4: reports every word of [`HISTORY_WORDS`] (and `seeds`) in the
+/// chapters and in the files the scripts generate for them
+/// (`src_dir/**/*.md`, `*.txt`, `*.svg`).
+///
+/// # Errors
+///
+/// Fails if `src_dir` or a file in it cannot be read.
+pub fn check_words(src_dir: &Path) -> io::Result<Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut files = files_with_extension(src_dir, "md")?;
+    files.extend(files_with_extension(src_dir, "txt")?);
+    files.extend(files_with_extension(src_dir, "svg")?);
+    files.sort();
+    for file in files {
+        let text = fs::read_to_string(&file)?;
+        for (number, line) in text.lines().enumerate() {
+            if let Some(word) = history_word(line) {
+                problems.push(Problem {
+                    file: file.clone(),
+                    line: number + 1,
+                    fault: Fault::ProjectHistory {
+                        word: word.to_owned(),
+                        text: line.trim().chars().take(100).collect(),
+                    },
+                });
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The first history word in `line`, as it is written there.
+fn history_word(line: &str) -> Option<&str> {
+    let lower = line.to_ascii_lowercase();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    for word in HISTORY_WORDS.iter().copied().chain(["seeds"]) {
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(word) {
+            let start = from + at;
+            let end = start + word.len();
+            let before = lower[..start].chars().next_back();
+            let after = lower[end..].chars().next();
+            let whole = !before.is_some_and(is_word) && !after.is_some_and(is_word);
+            // `target/…` is cargo's build directory, `CARGO_TARGET_DIR` a
+            // setting: paths and names, not plans.
+            let a_path = word.starts_with("target")
+                && (after == Some('/') || before == Some('/') || before == Some('_'));
+            // `METHOD TARGET HTTP/x.y`: a placeholder in capitals is a
+            // name for something else (HTTP's request target, say).
+            let found = &line[start..end];
+            let a_placeholder =
+                word != "design.md" && found.chars().all(|c| !c.is_ascii_lowercase());
+            if whole && !a_path && !a_placeholder {
+                return Some(found);
+            }
+            from = end;
+        }
+    }
+    None
 }
 
 /// Pass 1: resolves every directive in `src_dir/**/*.md` as mdBook would and
@@ -1411,6 +1658,60 @@ mod tests {
             Some(
                 "`cargo build -p t --bin=gone`: the package `t` has no binary `gone` (it has no binaries)"
             )
+        );
+    }
+
+    #[test]
+    fn history_words_are_found_whole_and_paths_are_not() {
+        assert_eq!(history_word("as issue 5 asks"), Some("issue"));
+        assert_eq!(history_word("The Seed's demo"), Some("Seed"));
+        assert_eq!(history_word("the seeds' table"), Some("seeds"));
+        assert_eq!(history_word("DESIGN.md's table"), Some("DESIGN.md"));
+        assert_eq!(history_word("see design.md"), Some("design.md"));
+        assert_eq!(history_word("(target ≥ 0.95×)"), Some("target"));
+        assert_eq!(
+            history_word("An earlier version of lesson 5"),
+            Some("earlier version")
+        );
+        for fine in [
+            "open target/autobahn/echo/index.html",
+            "CARGO_TARGET_DIR=/tmp/t cargo build",
+            "seedless, issued, targeted, reissue",
+            "a later version",
+            "request line is not \"METHOD TARGET HTTP/x.y\"",
+        ] {
+            assert_eq!(history_word(fine), None, "{fine}");
+        }
+    }
+
+    #[test]
+    fn listings_need_captions_that_name_their_files_in_order() {
+        let dir = std::env::temp_dir().join(format!("captions-{}", std::process::id()));
+        let src = dir.join("book/src");
+        fs::create_dir_all(&src).unwrap();
+        let chapter = "Intro.\n\n\
+            **Listing 5.1** — `crates/a/src/lib.rs`\n\n\
+            ```rust,ignore\n{{#include ../../crates/a/src/lib.rs:one}}\n```\n\n\
+            No caption:\n\n\
+            ```rust,ignore\n{{#include ../../crates/a/src/lib.rs:two}}\n```\n\n\
+            **Listing 5.2** — `crates/b/src/lib.rs`\n\n\
+            ```rust,ignore\n{{#include ../../crates/a/src/lib.rs:three}}\n```\n\n\
+            ```text\nno include, no caption needed\n```\n";
+        fs::write(src.join("lesson.md"), chapter).unwrap();
+        let problems = check_captions(&src, &dir).unwrap();
+        let faults: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.line, p.fault))
+            .collect();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(faults.len(), 2, "{faults:#?}");
+        assert!(
+            faults[0].starts_with("11: a listing of crates/a/src/lib.rs has no caption"),
+            "{faults:#?}"
+        );
+        assert!(
+            faults[1].contains("should read \"**Listing 5.3** — `crates/a/src/lib.rs`\""),
+            "{faults:#?}"
         );
     }
 }

@@ -87,12 +87,15 @@ fn a_sound_book_passes() {
     let fixture = Fixture::new(
         "sound",
         &chapter(
-            "```rust,ignore\n\
+            "**Listing 1.1** — `crates/lesson/src/lib.rs`\n\n\
+             ```rust,ignore\n\
              {{#include ../../crates/lesson/src/lib.rs:greet}}\n\
              ```\n\n\
+             **Listing 1.2** — `crates/lesson/src/lib.rs`\n\n\
              ```rust,ignore\n\
              {{#rustdoc_include ../../crates/lesson/src/lib.rs:greet}}\n\
              ```\n\n\
+             **Listing 1.3** — `crates/lesson/src/lib.rs`\n\n\
              ```rust,ignore\n\
              {{#include ../../crates/lesson/src/lib.rs:4:7}}\n\
              {{#include ../../crates/lesson/src/lib.rs:14:}}\n\

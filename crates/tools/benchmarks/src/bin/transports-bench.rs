@@ -20,7 +20,7 @@
 //! --server-cpu C       run the server under `taskset -c C`
 //! --out DIR            write the JSON, the tables and the chart into DIR
 //! --stamp TEXT         put TEXT (date, commit) in the tables' first line
-//! --strict             exit 1 when one of issue 6's targets is missed
+//! --strict             exit 1 when one of the targets is missed
 //! ```
 //!
 //! **The server runs in a process of its own**: this program starts
@@ -907,15 +907,18 @@ fn summarise(runs: &[&Run]) -> Option<Summary> {
     })
 }
 
-/// One of issue 6's targets, checked.
+/// One of the benchmark's targets, checked (`--strict` enforces them; the
+/// book's table shows only what was measured).
 #[derive(Debug, Clone, Serialize)]
 struct Target {
+    /// What is measured, as the book's table says it.
+    measured: String,
     want: String,
     got: String,
     met: bool,
 }
 
-/// Issue 6's targets against the summaries.
+/// The targets against the summaries.
 fn targets(summaries: &[Summary], intervals: &[u64]) -> Vec<Target> {
     let find = |transport: &str, headers: &str| {
         summaries
@@ -936,6 +939,7 @@ fn targets(summaries: &[Summary], intervals: &[u64]) -> Vec<Target> {
             })
             .unwrap_or_default();
         out.push(Target {
+            measured: "WebSocket bytes per event against long polling's (browser headers)".into(),
             want: "WebSocket bytes per event ≤ 0.25 × long polling's (browser headers)".into(),
             got: format!(
                 "{:.2}× ({} B against {} B){floor}",
@@ -967,6 +971,10 @@ fn targets(summaries: &[Summary], intervals: &[u64]) -> Vec<Target> {
             .collect();
         if !got.is_empty() {
             out.push(Target {
+                measured: format!(
+                    "{name}: mean latency against half the interval, {:.0} ms",
+                    half / 1000.0
+                ),
                 want: format!(
                     "{name}: mean latency within ±15 % of {:.0} ms",
                     half / 1000.0
@@ -984,6 +992,7 @@ fn targets(summaries: &[Summary], intervals: &[u64]) -> Vec<Target> {
         let got: Vec<&Summary> = summaries.iter().filter(|s| s.transport == name).collect();
         if !got.is_empty() {
             out.push(Target {
+                measured: format!("{name}: latency p50"),
                 want: format!("{name}: latency p50 ≤ 2 ms"),
                 got: got
                     .iter()
@@ -996,6 +1005,7 @@ fn targets(summaries: &[Summary], intervals: &[u64]) -> Vec<Target> {
     }
     let lost: u64 = summaries.iter().map(|s| s.lost).sum();
     out.push(Target {
+        measured: "events lost, repeated or reordered, by any client".into(),
         want: "no event lost, repeated or reordered, by any client".into(),
         got: format!("{lost} lost"),
         met: lost == 0,
@@ -1342,19 +1352,14 @@ impl<'a> Report<'a> {
                 s.lost,
             ));
         }
-        md.push_str("\nIssue 6's targets, against this run:\n\n");
+        md.push_str("\nWhat this run shows:\n\n");
         for t in self.targets {
-            md.push_str(&format!(
-                "- {}: **{}**: {}\n",
-                t.want,
-                if t.met { "met" } else { "missed" },
-                t.got
-            ));
+            md.push_str(&format!("- {}: {}\n", t.measured, t.got));
         }
         md
     }
 
-    /// The seeds' comparison table, rebuilt: the rows they have, with our
+    /// The source articles' comparison table, rebuilt: the rows they have, with our
     /// measurements where they have adjectives. The words in this function
     /// hold by construction (see the chapter); every number comes from the
     /// run.
