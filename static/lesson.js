@@ -1,6 +1,6 @@
 // What the lessons' pages share: a socket URL, a clock, a safe log line, and
-// the reconnecting socket of lessons 4 and 5. Served at /lesson.js by lesson
-// 3's `route` (echo, push) and by the chatroom's and transports' own routes.
+// the reconnecting socket of lessons 4 and 5. Embedded by the support crate
+// (support::SCRIPT) and served at /lesson.js by every lesson with a page.
 "use strict";
 
 // The WebSocket lives where this page came from: never a hard-coded port,

@@ -221,7 +221,10 @@ async fn tell_when_rebuilt(mut socket: WebSocket, mut reloads: watch::Receiver<S
                     // ends the stream: the closing handshake, done fully.
                     let going_away = Message::close_with(1001u16, "the book server is stopping");
                     if socket.send(going_away).await.is_ok() {
-                        while let Some(Ok(_)) = socket.next().await {}
+                        // Bounded: a page that never answers does not keep
+                        // this task past the server's own grace period.
+                        let drained = async { while let Some(Ok(_)) = socket.next().await {} };
+                        let _ = tokio::time::timeout(CLOSE_GRACE, drained).await;
                     }
                     return;
                 }
