@@ -266,6 +266,18 @@ async fn no_path_leaves_the_build_directory() {
     server.stop().await;
 }
 
+/// The socket's next message, within [`WAIT`].
+async fn next_message<S>(socket: &mut S) -> Message
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    timeout(WAIT, socket.next())
+        .await
+        .expect("the reload comes in time")
+        .expect("the socket is open")
+        .expect("a message")
+}
+
 #[tokio::test]
 async fn an_edit_rebuilds_the_book_and_reloads_the_open_pages() {
     let server = Server::start("reload").await;
@@ -280,12 +292,7 @@ async fn an_edit_rebuilds_the_book_and_reloads_the_open_pages() {
         .fixture
         .dir
         .write("book/src/intro.md", "# Intro\n\nSecond words, and more.\n");
-    let message = timeout(WAIT, socket.next())
-        .await
-        .expect("the reload comes in time")
-        .expect("the socket is open")
-        .expect("a message");
-    assert_eq!(message, Message::text("reload"));
+    assert_eq!(next_message(&mut socket).await, Message::text("reload"));
     let intro = server.get("/intro.html").await;
     intro.assert_ok("text/html");
     assert!(intro.body.contains("Second words"), "{}", intro.body);
@@ -296,12 +303,7 @@ async fn an_edit_rebuilds_the_book_and_reloads_the_open_pages() {
         .fixture
         .dir
         .write("lesson/src/lib.rs", "pub fn second_version() {}\n");
-    let message = timeout(WAIT, socket.next())
-        .await
-        .expect("the reload comes in time")
-        .expect("the socket is open")
-        .expect("a message");
-    assert_eq!(message, Message::text("reload"));
+    assert_eq!(next_message(&mut socket).await, Message::text("reload"));
     let chapter = server.get("/chapter.html").await;
     assert!(chapter.body.contains("second_version"), "{}", chapter.body);
 
