@@ -46,6 +46,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | `naive` | the lock-and-write room, kept to show why the [`Room`] is not one |
 //! | `protocol` | the JSON messages, nickname and text rules |
 //! | `room` | [`Room`]: members, history, the fan-out and the slow-reader policy |
 //! | `connection` | one WebSocket's loop; the room's close codes |
@@ -75,6 +76,7 @@
 mod config;
 mod connection;
 mod defences;
+pub mod naive;
 pub mod protocol;
 mod room;
 mod server;
@@ -91,11 +93,12 @@ pub use defences::admit::{
 pub use defences::flood::{BURST, Flood, RATE_PER_SECOND, RateLimit, Verdict};
 pub use defences::ticket::{MAX_TICKETS, TICKET_TTL, TicketError, Tickets};
 pub use defences::upgrade::{
-    ConnInfo, Gate, Handover, Refusal, Slot, Upgrade, WebSocket, gate, refusal, websocket_config,
+    ConnInfo, Gate, Handover, Pass, Refusal, Slot, Upgrade, WebSocket, gate, refusal,
+    websocket_config,
 };
 pub use protocol::{
     BadNick, Chat, ClientMessage, HISTORY_LEN, MAX_NICK_CHARS, MAX_TEXT_CHARS, Nick, Presence,
-    ServerMessage, check_text,
+    SUBPROTOCOL, ServerMessage, check_text,
 };
 pub use room::{JoinError, Membership, QUEUE_CAPACITY, Room};
 pub use server::{PAGE, Server, admission, http_server, run, serve_http, serve_until};

@@ -1,5 +1,6 @@
 //! What travels over the socket: one JSON object per text message, with a
-//! `type` field naming it, typed on both sides of serde.
+//! `type` field naming it, typed on both sides of serde. The language has a
+//! name, [`SUBPROTOCOL`], that a page offers in the handshake.
 //!
 //! ```text
 //! page → server   {"type":"join","nick":"ann"}
@@ -14,6 +15,14 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+// ANCHOR: subprotocol
+/// The name of the language below, for `Sec-WebSocket-Protocol`
+/// (RFC 6455 §1.9): a page offers it, and the 101 names it back. A `.v2`
+/// that changed a message could be offered beside it while pages still
+/// speak this one.
+pub const SUBPROTOCOL: &str = "chat.v1";
+// ANCHOR_END: subprotocol
 
 // ANCHOR: limits
 /// A nickname is 1 to 24 characters (characters, not bytes: "小明" is two).

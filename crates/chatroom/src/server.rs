@@ -24,6 +24,7 @@ use crate::connection::{Shared, serve};
 use crate::defences::admit::{Admission, turn_away};
 use crate::defences::ticket::{TICKET_TTL, Tickets};
 use crate::defences::upgrade::{ConnInfo, Gate, Handover, Upgrade, refusal, websocket_config};
+use crate::protocol::SUBPROTOCOL;
 use crate::room::Room;
 
 /// The page this lesson serves at `/`: choose a nickname, chat, see who is
@@ -87,11 +88,9 @@ impl Server {
             stopping: stopping.clone(),
         };
         let tickets = Arc::new(Tickets::new(TICKET_TTL));
-        let gate = Arc::new(Gate::new(
-            &shared.config,
-            Arc::clone(&tickets),
-            live.clone(),
-        ));
+        let gate = Arc::new(
+            Gate::new(&shared.config, Arc::clone(&tickets), live.clone()).speaking(&[SUBPROTOCOL]),
+        );
         let service =
             TowerToHyperService::new(warp::service(routes(gate, tickets, shared.clone())));
         serve_until(

@@ -1,5 +1,6 @@
-//! The upgrade, byte by byte: every row of DESIGN.md's bad-input table that
-//! warp's `ws()` alone gets wrong, and the Origin allow-list.
+//! The upgrade, byte by byte: every bad request of the chapter's table that
+//! warp's `ws()` alone gets wrong, the Origin allow-list, and the
+//! subprotocol.
 
 mod common;
 
@@ -20,7 +21,7 @@ fn status(answer: &str) -> &str {
 #[tokio::test]
 async fn lesson_ones_refusals_in_front_of_warp() {
     let server = start(Config::default()).await;
-    // The chapter's table, in its order: what DESIGN.md asks for.
+    // The chapter's table, in its order: lesson 1's answers.
     let wanted = ["400", "400", "400", "400", "426", "426", "403", "431"];
     let good = upgrade("");
     let more = [
@@ -248,5 +249,53 @@ async fn without_require_ticket_none_is_needed() {
     let ticket = fetch_ticket(server.addr).await;
     let request = upgrade("").replacen("/ws", &format!("/ws?ticket={ticket}"), 1);
     assert_eq!(status(&raw(server.addr, request.as_bytes()).await), "101");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_room_speaks_chat_v1_when_offered_and_nothing_else() {
+    let server = start(Config::default()).await;
+    let protocol_line = |answer: &str| {
+        answer
+            .lines()
+            .find(|line| {
+                line.to_ascii_lowercase()
+                    .starts_with("sec-websocket-protocol:")
+            })
+            .map(str::to_owned)
+    };
+    // Offered, among others and not first: named back.
+    let answer = raw(
+        server.addr,
+        upgrade("Sec-WebSocket-Protocol: chat.v2, chat.v1\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(status(&answer), "101", "{answer}");
+    assert_eq!(
+        protocol_line(&answer).as_deref(),
+        Some("sec-websocket-protocol: chat.v1"),
+        "{answer}"
+    );
+    // Only what the room does not speak: a 101 that names none, and the
+    // client decides (a browser that insisted would close).
+    let answer = raw(
+        server.addr,
+        upgrade("Sec-WebSocket-Protocol: chat.v2\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(status(&answer), "101", "{answer}");
+    assert_eq!(protocol_line(&answer), None, "{answer}");
+    // No offer (a program, an old page): the same language, unnamed.
+    let answer = raw(server.addr, upgrade("").as_bytes()).await;
+    assert_eq!(status(&answer), "101", "{answer}");
+    assert_eq!(protocol_line(&answer), None, "{answer}");
+    // Not a list of tokens: 400, with lesson 1's reason.
+    let answer = raw(
+        server.addr,
+        upgrade("Sec-WebSocket-Protocol: chat v1\r\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(status(&answer), "400", "{answer}");
+    assert!(answer.contains("list of distinct tokens"), "{answer}");
     server.shutdown().await;
 }

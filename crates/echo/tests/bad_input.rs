@@ -1,4 +1,4 @@
-//! Every close-code row of DESIGN.md's bad-input table, as raw bytes sent to
+//! Every broken frame rule that earns a close code, as raw bytes sent to
 //! the running server: each earns a Close with its code, then TCP closed,
 //! and no task left behind.
 

@@ -1,5 +1,5 @@
-//! Every row of DESIGN.md's bad-input table that belongs to the codec: each
-//! gets its own error and the close code the RFC asks for.
+//! Every kind of bad input that belongs to the codec (the frame chapter's
+//! table of broken rules): each gets its own error and the close code the RFC asks for.
 
 mod common;
 

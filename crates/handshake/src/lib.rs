@@ -60,6 +60,7 @@ pub use lesson::{
 };
 pub use parse::{Headers, ParseError, Request, Response, Version, parse_request, parse_response};
 pub use server_side::{
-    AcceptError, IncomingRequest, Reject, Upgraded, accept, check_origin, complete_upgrade,
-    http_response, read_request, refuse, response_101, validate, write_and_close,
+    AcceptError, IncomingRequest, Reject, Upgraded, accept, check_origin, choose_subprotocol,
+    complete_upgrade, http_response, read_request, refuse, response_101, response_101_speaking,
+    validate, write_and_close,
 };

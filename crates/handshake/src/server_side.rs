@@ -48,6 +48,8 @@ pub enum Reject {
     InvalidKey,
     /// `Origin` is not on the server's allow-list (§4.2.2 step 4 and §10.2): 403.
     OriginNotAllowed,
+    /// `Sec-WebSocket-Protocol` is not a list of distinct tokens (§4.1): 400.
+    BadSubprotocols,
 }
 // ANCHOR_END: reject
 
@@ -61,7 +63,8 @@ impl Reject {
             | Reject::UpgradeNotWebSocket
             | Reject::ConnectionLacksUpgrade
             | Reject::MissingKey
-            | Reject::InvalidKey => 400,
+            | Reject::InvalidKey
+            | Reject::BadSubprotocols => 400,
             Reject::OriginNotAllowed => 403,
             Reject::MethodNotGet { .. } => 405,
             Reject::NotAnUpgrade | Reject::UnsupportedVersion => 426,
@@ -131,6 +134,10 @@ impl fmt::Display for Reject {
                 "Sec-WebSocket-Key must be the base64 encoding of exactly 16 bytes"
             ),
             Reject::OriginNotAllowed => write!(f, "this Origin is not allowed"),
+            Reject::BadSubprotocols => write!(
+                f,
+                "Sec-WebSocket-Protocol must be a comma-separated list of distinct tokens"
+            ),
         }
     }
 }
@@ -240,15 +247,57 @@ pub fn check_origin(req: &Request, allowed: &[&str]) -> Result<(), Reject> {
 /// The 101 response that completes the handshake (RFC 6455 §4.2.2 step 5).
 /// After its blank line the TCP connection carries WebSocket frames only.
 pub fn response_101(accept: &str) -> String {
+    response_101_speaking(accept, None)
+}
+// ANCHOR_END: response_101
+
+// ANCHOR: subprotocol
+/// The subprotocol to speak: the first one the client offers, in its order
+/// of preference, that is in `supported` (RFC 6455 §4.2.2 step 5.4). `None`
+/// when the client offers none we speak, or offers none at all: we then
+/// answer without the header, and the client decides whether to go on.
+pub fn choose_subprotocol(
+    req: &Request,
+    supported: &[&'static str],
+) -> Result<Option<&'static str>, Reject> {
+    let mut offered: Vec<&str> = Vec::new();
+    for value in req.headers.get_all("Sec-WebSocket-Protocol") {
+        for element in value.split(',').map(str::trim) {
+            // §4.1: each element is a non-empty token, and they are unique.
+            if !is_token(element) || offered.contains(&element) {
+                return Err(Reject::BadSubprotocols);
+            }
+            offered.push(element);
+        }
+    }
+    Ok(offered
+        .iter()
+        .find_map(|name| supported.iter().find(|ours| *ours == name).copied()))
+}
+
+/// The 101, naming the subprotocol chosen, if any.
+pub fn response_101_speaking(accept: &str, subprotocol: Option<&str>) -> String {
+    let protocol = subprotocol
+        .map(|name| format!("Sec-WebSocket-Protocol: {name}\r\n"))
+        .unwrap_or_default();
     format!(
         "HTTP/1.1 101 Switching Protocols\r\n\
          Upgrade: websocket\r\n\
          Connection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\n\
+         {protocol}\
          \r\n"
     )
 }
-// ANCHOR_END: response_101
+// ANCHOR_END: subprotocol
+
+/// An HTTP token (RFC 9110 §5.6.2): one or more visible ASCII characters,
+/// none of them a delimiter.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"(),/:;<=>?@[\\]{}".contains(&b))
+}
 
 /// Why a connection did not become a WebSocket.
 #[derive(Debug)]
@@ -395,6 +444,52 @@ mod tests {
             response_101("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn the_first_offered_subprotocol_we_speak_is_chosen() {
+        let offering = |lines: &[&str]| {
+            let headers: String = lines
+                .iter()
+                .map(|l| format!("Sec-WebSocket-Protocol: {l}\r\n"))
+                .collect();
+            req(&GOOD.replace("Host: h\r\n", &format!("Host: h\r\n{headers}")))
+        };
+        let ours = ["chat.v1", "chat.v2"];
+        assert_eq!(choose_subprotocol(&offering(&[]), &ours), Ok(None));
+        assert_eq!(
+            choose_subprotocol(&offering(&["chat.v1"]), &ours),
+            Ok(Some("chat.v1"))
+        );
+        // The client's order of preference, not ours; across header lines.
+        assert_eq!(
+            choose_subprotocol(&offering(&["mqtt, chat.v2", "chat.v1"]), &ours),
+            Ok(Some("chat.v2"))
+        );
+        // Offers we do not speak: none chosen, and no refusal.
+        assert_eq!(choose_subprotocol(&offering(&["chat.v9"]), &ours), Ok(None));
+        // Names are compared exactly.
+        assert_eq!(choose_subprotocol(&offering(&["CHAT.V1"]), &ours), Ok(None));
+        for bad in [
+            "",
+            "chat.v1,",
+            "chat.v1, chat.v1",
+            "chat v1",
+            "chat/1",
+            "\"chat.v1\"",
+        ] {
+            assert_eq!(
+                choose_subprotocol(&offering(&[bad]), &ours),
+                Err(Reject::BadSubprotocols),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(Reject::BadSubprotocols.status(), 400);
+        assert_eq!(
+            response_101_speaking("x", Some("chat.v1")),
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: x\r\nSec-WebSocket-Protocol: chat.v1\r\n\r\n"
         );
     }
 

@@ -1,4 +1,4 @@
-//! Every row of DESIGN.md's bad-input table that concerns the handshake,
+//! Every bad handshake request the chapter names, with its status code,
 //! sent as raw bytes to the lesson's server on a port-0 listener.
 
 use std::net::SocketAddr;

@@ -13,8 +13,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 pub const PUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often we ping each peer: every 10 s. Well under the idle timeouts
-/// met on the way (nginx's `proxy_read_timeout` and AWS load balancers
-/// default to 60 s), so the path never looks idle even if the feed goes
+/// met on the way (nginx's `proxy_read_timeout` and the idle timeout of
+/// AWS's Application Load Balancer default to 60 s), so the path never looks idle even if the feed goes
 /// quiet; and often enough to notice a dead peer within half a minute.
 pub const PING_INTERVAL: Duration = Duration::from_secs(10);
 

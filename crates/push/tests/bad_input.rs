@@ -1,5 +1,5 @@
 //! Bad input, from the request to the frames: every bad upgrade gets the
-//! status DESIGN.md's table gives it (lesson 1's checks, the same code),
+//! status lesson 1 gives it (lesson 1's checks, the same code),
 //! frames sent behind the request are kept, and broken frames get their
 //! close codes.
 

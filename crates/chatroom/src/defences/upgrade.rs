@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use handshake::{Headers, Reject, Request, Version, check_origin, validate};
+use handshake::{Headers, Reject, Request, Version, check_origin, choose_subprotocol, validate};
 use support::{LiveConnections, LiveGuard};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use warp::Filter;
@@ -85,14 +85,24 @@ pub fn websocket_config(max_message_size: usize) -> WebSocketConfig {
 }
 
 // ANCHOR: upgrade
-/// An upgrade the gate has let through: its slot, who asked, the accept
-/// key lesson 1 computed, and hyper's promise of the socket.
+/// An upgrade the gate has let through: its slot, who asked, what the 101
+/// will say, and hyper's promise of the socket.
 #[derive(Debug)]
 pub struct Upgrade {
     slot: Slot,
     peer: SocketAddr,
-    accept: String,
+    pass: Pass,
     handover: Option<OnUpgrade>,
+}
+
+/// What the gate decided for a request it let through.
+#[derive(Debug)]
+pub struct Pass {
+    /// The accept key lesson 1 computed.
+    pub accept: String,
+    /// The subprotocol to name in the 101, if the client offered one the
+    /// server speaks.
+    pub subprotocol: Option<&'static str>,
 }
 
 impl Upgrade {
@@ -101,7 +111,8 @@ impl Upgrade {
         self.peer
     }
 
-    /// Answers 101 (lesson 1's, with the accept key) and, once hyper has
+    /// Answers 101 (lesson 1's, with the accept key and the subprotocol
+    /// chosen) and, once hyper has
     /// sent it and let go of the socket, runs `serve` on it as a WebSocket
     /// with `config`, on a task of its own. The slot goes with the socket
     /// and is given back when `serve` returns, or at once if the socket
@@ -114,7 +125,7 @@ impl Upgrade {
         let Upgrade {
             slot,
             peer,
-            accept,
+            pass,
             handover,
         } = self;
         let Some(handover) = handover else {
@@ -138,7 +149,8 @@ impl Upgrade {
                 Err(e) => tracing::debug!(%peer, "no socket after the 101: {e}"),
             }
         });
-        from_lesson_one(handshake::response_101(&accept).as_bytes())
+        let answer = handshake::response_101_speaking(&pass.accept, pass.subprotocol);
+        from_lesson_one(answer.as_bytes())
     }
 }
 // ANCHOR_END: upgrade
@@ -177,6 +189,7 @@ pub struct Gate {
     max_connections: usize,
     slots: Arc<Semaphore>,
     live: LiveConnections,
+    subprotocols: &'static [&'static str],
 }
 
 impl Gate {
@@ -193,19 +206,30 @@ impl Gate {
             max_connections,
             slots: Arc::new(Semaphore::new(max_connections)),
             live,
+            subprotocols: &[],
+        }
+    }
+
+    /// The gate of a server that speaks these subprotocols: the 101 names
+    /// the first one a client offers, in the client's order (lesson 1's
+    /// [`choose_subprotocol`]); an offer of none of them gets a 101 that
+    /// names none, and a malformed offer gets 400.
+    pub fn speaking(self, subprotocols: &'static [&'static str]) -> Gate {
+        Gate {
+            subprotocols,
+            ..self
         }
     }
 
     // ANCHOR: check
     /// Checks an upgrade request in lesson 1's order (HTTP basics, then the
-    /// WebSocket fields), then its Origin, then its `ticket` (from the
-    /// URL's query), then that there is room; takes a slot if all pass.
-    pub fn check(
-        &self,
-        request: &Request,
-        ticket: Option<&str>,
-    ) -> Result<(Slot, String), Refusal> {
+    /// WebSocket fields), then the subprotocols it offers, its Origin, its
+    /// `ticket` (from the URL's query), and that there is room; takes a
+    /// slot if all pass.
+    pub fn check(&self, request: &Request, ticket: Option<&str>) -> Result<(Slot, Pass), Refusal> {
         let accept = validate(request).map_err(Refusal::Handshake)?;
+        let subprotocol =
+            choose_subprotocol(request, self.subprotocols).map_err(Refusal::Handshake)?;
         // Same origin by default: a page may connect if it came from this
         // very server. `validate` has made sure there is exactly one Host.
         let own = format!(
@@ -237,7 +261,13 @@ impl Gate {
             _live: self.live.enter(),
             _address: None,
         };
-        Ok((slot, accept))
+        Ok((
+            slot,
+            Pass {
+                accept,
+                subprotocol,
+            },
+        ))
     }
     // ANCHOR_END: check
 }
@@ -295,14 +325,14 @@ pub fn gate(gate: Arc<Gate>) -> impl Filter<Extract = (Upgrade,), Error = warp::
                 let request = lesson_one_request(&method, path.as_str(), info.version, &headers);
                 let ticket = query.get("ticket").map(String::as_str);
                 let peer = info.peer;
-                let checked = gate.check(&request, ticket).map(|(slot, accept)| Upgrade {
+                let checked = gate.check(&request, ticket).map(|(slot, pass)| Upgrade {
                     // The WebSocket counts against its address for life.
                     slot: Slot {
                         _address: Some(info.address),
                         ..slot
                     },
                     peer,
-                    accept,
+                    pass,
                     handover: info.upgrade.take(),
                 });
                 async move {
@@ -399,7 +429,7 @@ mod tests {
         ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
     ];
 
-    fn check(gate: &Gate, extra: &[(&str, &str)]) -> Result<(Slot, String), Refusal> {
+    fn check(gate: &Gate, extra: &[(&str, &str)]) -> Result<(Slot, Pass), Refusal> {
         let mut all = GOOD.to_vec();
         all.extend_from_slice(extra);
         gate.check(
@@ -437,6 +467,27 @@ mod tests {
     }
 
     #[test]
+    fn the_subprotocol_is_chosen_from_what_the_gate_speaks() {
+        let gate = Gate::new(
+            &Config::default(),
+            Arc::new(Tickets::new(crate::TICKET_TTL)),
+            LiveConnections::new(),
+        );
+        let offer = [("sec-websocket-protocol", "chat.v1")];
+        let (_, pass) = check(&gate, &offer).unwrap();
+        assert_eq!(pass.subprotocol, None, "a gate that speaks none picks none");
+        let gate = gate.speaking(&["chat.v1"]);
+        let (_, pass) = check(&gate, &offer).unwrap();
+        assert_eq!(pass.subprotocol, Some("chat.v1"));
+        let (_, pass) = check(&gate, &[("sec-websocket-protocol", "chat.v2")]).unwrap();
+        assert_eq!(pass.subprotocol, None);
+        assert!(matches!(
+            check(&gate, &[("sec-websocket-protocol", "chat v1")]),
+            Err(Refusal::Handshake(Reject::BadSubprotocols))
+        ));
+    }
+
+    #[test]
     fn our_websockets_read_through_a_small_buffer() {
         let config = websocket_config(1234);
         assert_eq!(config.read_buffer_size, push::READ_BUFFER_SIZE);
@@ -456,11 +507,11 @@ mod tests {
             Arc::new(Tickets::new(crate::TICKET_TTL)),
             live.clone(),
         );
-        let (slot, accept) = check(&gate, &[]).unwrap();
+        let (slot, pass) = check(&gate, &[]).unwrap();
         let upgrade = Upgrade {
             slot,
             peer: "127.0.0.1:1".parse().unwrap(),
-            accept,
+            pass,
             handover: None,
         };
         let response = upgrade.accept(websocket_config(1024), |_, _, _| async {});

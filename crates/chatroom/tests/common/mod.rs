@@ -183,8 +183,8 @@ pub fn upgrade(extra: &str) -> String {
     )
 }
 
-/// The rows of the chapter's table: requests that DESIGN.md's bad-input
-/// table refuses and warp's `ws()` alone does not, by name. `upgrade.rs`
+/// The rows of the chapter's table: requests that lesson 1 refuses and
+/// warp's `ws()` alone does not, by name. `upgrade.rs`
 /// checks our answers to them, `warp_alone.rs` warp's.
 pub fn table_rows() -> Vec<(&'static str, String)> {
     let good = upgrade("");

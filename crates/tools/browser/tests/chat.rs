@@ -68,6 +68,11 @@ async fn two_pages_talk_and_a_reload_keeps_the_name() -> Result<(), Error> {
     // Each page marks its own messages, and only those.
     assert_eq!(ann.count("#log li.mine").await?, 2);
     assert_eq!(bob.count("#log li.mine").await?, 1);
+    // The room's language, offered by the page and named in the 101.
+    assert_eq!(
+        ann.script("return ws.protocol;").await?,
+        chatroom::SUBPROTOCOL
+    );
     // One order for everybody.
     let ann_seqs = ann.attributes("#log li.message", "data-seq").await?;
     let bob_seqs = bob.attributes("#log li.message", "data-seq").await?;
