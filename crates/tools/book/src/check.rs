@@ -7,7 +7,7 @@
 //! raw directive is left in the page, a missing anchor becomes an empty code
 //! block. The chapter then explains code the reader cannot see.
 //!
-//! So we check, in three passes, each reporting every problem with its file
+//! So we check, in six passes, each reporting every problem with its file
 //! and line rather than stopping at the first:
 //!
 //! 1. [`check_sources`]: every `include`, `rustdoc_include` and `playground`
@@ -25,6 +25,11 @@
 //!    leave cargo exactly one binary to run: the package's only one, or its
 //!    `default-run`. Otherwise cargo stops with "could not determine which
 //!    binary to run" (or "a bin target must be available").
+//! 4. [`check_words`]: no chapter or generated file speaks of how the book
+//!    was made ([`HISTORY_WORDS`]).
+//! 5. [`check_captions`]: every listing has a caption that names its file.
+//! 6. [`check_shape`]: every lesson chapter puts its idea first, in at most
+//!    [`CORE_WORDS`] words, then `## Going to production`, then a summary.
 //!
 //! Pass 3 reads manifests line by line, not with a TOML parser (see
 //! [`workspace_packages`] for what that covers), and finds a package's
@@ -158,6 +163,24 @@ pub enum Fault {
         /// What it should say.
         expected: String,
     },
+    /// A lesson chapter that lacks one of its parts ([`LESSON_PARTS`]), or
+    /// has them out of order.
+    MissingPart {
+        /// The heading that is missing or out of place.
+        heading: String,
+    },
+    /// A lesson chapter whose core (its prose before `## Going to
+    /// production`) is longer than [`CORE_WORDS`].
+    LongCore {
+        /// The core's words, counted by [`prose_words`].
+        words: usize,
+    },
+    /// A lesson chapter's summary that is not a list of
+    /// [`SUMMARY_LINES`] items.
+    SummaryLength {
+        /// The items it has.
+        items: usize,
+    },
     /// A `cargo … -p NAME --bin BIN` where BIN is not a binary of the package.
     UnknownBinary {
         /// The command, as far as we read it.
@@ -248,6 +271,33 @@ impl fmt::Display for Fault {
                 f,
                 "{word:?} speaks of how the book was made, not of WebSocket: {text:?}"
             ),
+            Fault::MissingPart { heading } => {
+                let before: Vec<String> = LESSON_PARTS
+                    .iter()
+                    .take_while(|part| *part != heading)
+                    .map(|part| format!("`{part}`"))
+                    .collect();
+                let after = if before.is_empty() {
+                    "its core".to_owned()
+                } else {
+                    before.join(" and ")
+                };
+                write!(
+                    f,
+                    "a lesson chapter needs `{heading}` as a section after {after}"
+                )
+            }
+            Fault::LongCore { words } => write!(
+                f,
+                "the chapter's core (before `{PRODUCTION}`) is {words} words; \
+                 at most {CORE_WORDS}: move hardening after it, or say it shorter"
+            ),
+            Fault::SummaryLength { items } => write!(
+                f,
+                "`{SUMMARY}` has {items} items; it needs {} to {}",
+                SUMMARY_LINES.start(),
+                SUMMARY_LINES.end()
+            ),
             Fault::UnknownBinary {
                 command,
                 package,
@@ -303,7 +353,182 @@ pub fn check(
     problems.extend(check_commands(&documents, &packages)?);
     problems.extend(check_words(&src_dir)?);
     problems.extend(check_captions(&src_dir, workspace_root)?);
+    problems.extend(check_shape(&src_dir, &packages)?);
     Ok(problems)
+}
+
+/// The heading that ends a lesson chapter's core: what follows is hardening.
+pub const PRODUCTION: &str = "## Going to production";
+
+/// The heading of a lesson chapter's summary, its last section.
+pub const SUMMARY: &str = "## What you now know";
+
+/// The parts every lesson chapter has, in this order.
+pub const LESSON_PARTS: [&str; 2] = [PRODUCTION, SUMMARY];
+
+/// The most words a lesson chapter's core may have: the idea, the bytes on
+/// the wire and the smallest working code, read in one sitting.
+pub const CORE_WORDS: usize = 2000;
+
+/// How many items a lesson chapter's summary lists.
+pub const SUMMARY_LINES: std::ops::RangeInclusive<usize> = 5..=8;
+
+/// Pass 6: every lesson chapter (`src_dir/NAME.md` where `NAME` is a
+/// package of the workspace) has its core, then [`PRODUCTION`], then
+/// [`SUMMARY`] as its last section, with [`SUMMARY_LINES`] items; its
+/// core is at most [`CORE_WORDS`] words of prose.
+///
+/// # Errors
+///
+/// Fails if `src_dir` or a chapter cannot be read.
+pub fn check_shape(
+    src_dir: &Path,
+    packages: &BTreeMap<String, Package>,
+) -> io::Result<Vec<Problem>> {
+    let mut problems = Vec::new();
+    for chapter in files_with_extension(src_dir, "md")? {
+        let is_lesson = chapter
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .is_some_and(|stem| packages.contains_key(stem));
+        if !is_lesson {
+            continue;
+        }
+        let text = fs::read_to_string(&chapter)?;
+        let shape = Shape::of(&text);
+        let mut problem = |line: usize, fault: Fault| {
+            problems.push(Problem {
+                file: chapter.clone(),
+                line,
+                fault,
+            })
+        };
+        let Some(production) = shape.production else {
+            problem(
+                1,
+                Fault::MissingPart {
+                    heading: PRODUCTION.into(),
+                },
+            );
+            continue;
+        };
+        if shape.core_words > CORE_WORDS {
+            problem(
+                production,
+                Fault::LongCore {
+                    words: shape.core_words,
+                },
+            );
+        }
+        match shape.summary {
+            Some((line, items)) if line > production => {
+                if !SUMMARY_LINES.contains(&items) {
+                    problem(line, Fault::SummaryLength { items });
+                }
+            }
+            _ => problem(
+                production,
+                Fault::MissingPart {
+                    heading: SUMMARY.into(),
+                },
+            ),
+        }
+    }
+    Ok(problems)
+}
+
+/// Each lesson chapter's file name and the words of its core, in file
+/// order: what `book --check` reports.
+///
+/// # Errors
+///
+/// Fails if `src_dir`, a chapter or the workspace's manifests cannot be read.
+pub fn core_words(src_dir: &Path, workspace_root: &Path) -> io::Result<Vec<(String, usize)>> {
+    let packages = workspace_packages(workspace_root)?;
+    let mut counts = Vec::new();
+    for chapter in files_with_extension(src_dir, "md")? {
+        let Some(stem) = chapter.file_stem().and_then(|stem| stem.to_str()) else {
+            continue;
+        };
+        if packages.contains_key(stem) {
+            let text = fs::read_to_string(&chapter)?;
+            counts.push((format!("{stem}.md"), Shape::of(&text).core_words));
+        }
+    }
+    Ok(counts)
+}
+
+/// What pass 6 reads of a chapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    /// The line of [`PRODUCTION`], if the chapter has it.
+    pub production: Option<usize>,
+    /// The words of prose before it (all of them, if there is none).
+    pub core_words: usize,
+    /// The line of [`SUMMARY`] and the items listed under it, if it is
+    /// the chapter's last `##` section.
+    pub summary: Option<(usize, usize)>,
+}
+
+impl Shape {
+    /// Reads a chapter's parts.
+    pub fn of(text: &str) -> Shape {
+        let mut shape = Shape {
+            production: None,
+            core_words: 0,
+            summary: None,
+        };
+        let mut in_code = false;
+        for (number, line) in text.lines().enumerate() {
+            if line.starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            if in_code {
+                continue;
+            }
+            let heading = line.trim_end();
+            if heading.starts_with("## ") {
+                if heading == PRODUCTION && shape.production.is_none() {
+                    shape.production = Some(number + 1);
+                }
+                shape.summary = (heading == SUMMARY).then_some((number + 1, 0));
+            } else if let Some((_, items)) = &mut shape.summary {
+                *items += usize::from(line.starts_with("- ") || line.starts_with("* "));
+            }
+            if shape.production.is_none() {
+                shape.core_words += prose_words(line);
+            }
+        }
+        shape
+    }
+}
+
+/// The words of one line of Markdown prose: whitespace-separated, with
+/// `{{#…}}` directives and `<!-- … -->` comments (on one line) left out.
+pub fn prose_words(line: &str) -> usize {
+    let mut rest = line;
+    let mut words = 0;
+    while !rest.is_empty() {
+        let next = [rest.find("{{#"), rest.find("<!--")]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(at) = next else {
+            words += rest.split_whitespace().count();
+            break;
+        };
+        words += rest[..at].split_whitespace().count();
+        let close = if rest[at..].starts_with("{{#") {
+            "}}"
+        } else {
+            "-->"
+        };
+        rest = rest[at..]
+            .find(close)
+            .map_or("", |end| &rest[at + end + close.len()..]);
+    }
+    words
 }
 
 /// Pass 5: every listing of a chapter (`src_dir/*.md`: a fenced block that

@@ -12,9 +12,12 @@ struct Args {
     /// Where to serve the book.
     #[arg(default_value = book::DEFAULT_ADDR, value_name = "HOST:PORT")]
     addr: String,
-    /// Check the book instead of serving it: every include resolves, and
-    /// every `cargo run -p` names a package with one binary to run. Exits 1
-    /// on a fault.
+    /// Check the book instead of serving it: every include resolves, every
+    /// `cargo run -p` names a package with one binary to run, every listing
+    /// has its caption, no chapter speaks of how the book was made, and
+    /// every lesson chapter has a short core, a production part and a
+    /// summary. Prints each lesson chapter's core word count. Exits 1 on a
+    /// fault.
     #[arg(long)]
     check: bool,
 }
@@ -54,8 +57,19 @@ async fn check() -> Result<ExitCode, book::Error> {
     for problem in &problems {
         eprintln!("{problem}");
     }
+    for (chapter, words) in
+        book::check::core_words(&book::book_dir().join("src"), &book::workspace_root())?
+    {
+        println!(
+            "{chapter}: its core is {words} words (at most {})",
+            book::check::CORE_WORDS
+        );
+    }
     if problems.is_empty() {
-        println!("The book checks out: every include resolves.");
+        println!(
+            "The book checks out: every include resolves, every command runs, every listing \
+             is captioned, every lesson chapter has its parts."
+        );
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("{} problem(s) in the book", problems.len());

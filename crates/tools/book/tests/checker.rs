@@ -477,3 +477,98 @@ fn a_run_command_needs_a_binary_the_package_has() {
         ]
     ));
 }
+
+/// A lesson chapter (`lesson.md`, named after the fixture's package): a
+/// core of `core_words` words, then the production part, then a summary
+/// of `items` items.
+fn lesson_chapter(core_words: usize, items: usize) -> String {
+    let core = vec!["word"; core_words].join(" ");
+    let summary: String = (0..items).map(|i| format!("- Point {i}.\n")).collect();
+    format!(
+        "# Lesson\n\n{core}\n\n```text\nnot counted: code\n```\n\n\
+         <!-- nor this --> {{{{#include ../../crates/lesson/src/lib.rs:greet}}}}\n\n\
+         ## Going to production\n\nHardening, at any length.\n\n\
+         ## What you now know\n\n{summary}"
+    )
+}
+
+/// The problems of a book whose only chapters are `chapter.md` (sound)
+/// and `lesson.md` as given.
+fn lesson_problems(label: &str, lesson: &str) -> Vec<String> {
+    let fixture = Fixture::new(label, &chapter("Text."));
+    fixture.dir.write("book/src/lesson.md", lesson);
+    fixture.dir.write(
+        "book/src/SUMMARY.md",
+        "# Summary\n\n- [Chapter](chapter.md)\n- [Lesson](lesson.md)\n",
+    );
+    fixture
+        .check()
+        .iter()
+        .map(|p| p.fault.to_string())
+        .collect()
+}
+
+#[test]
+fn a_lesson_chapter_has_a_short_core_then_production_then_a_summary() {
+    let sound = lesson_chapter(book::check::CORE_WORDS - 2, 5);
+    assert_eq!(lesson_problems("shape-sound", &sound), Vec::<String>::new());
+    assert_eq!(
+        book::check::Shape::of(&sound).core_words,
+        book::check::CORE_WORDS
+    );
+
+    let long = lesson_chapter(book::check::CORE_WORDS, 8);
+    assert_eq!(
+        lesson_problems("shape-long", &long),
+        [format!(
+            "the chapter's core (before `## Going to production`) is {} words; at most {}: \
+             move hardening after it, or say it shorter",
+            book::check::CORE_WORDS + 2,
+            book::check::CORE_WORDS
+        )]
+    );
+
+    let thin = lesson_chapter(10, 4);
+    assert_eq!(
+        lesson_problems("shape-thin", &thin),
+        ["`## What you now know` has 4 items; it needs 5 to 8"]
+    );
+    let thick = lesson_chapter(10, 9);
+    assert_eq!(
+        lesson_problems("shape-thick", &thick),
+        ["`## What you now know` has 9 items; it needs 5 to 8"]
+    );
+}
+
+#[test]
+fn a_lesson_chapter_without_its_parts_is_caught() {
+    let no_production = lesson_chapter(10, 6).replace("## Going to production", "## Hardening");
+    assert_eq!(
+        lesson_problems("parts-production", &no_production),
+        ["a lesson chapter needs `## Going to production` as a section after its core"]
+    );
+    let summary_first = "# Lesson\n\nCore.\n\n## What you now know\n\n- a\n- b\n- c\n- d\n- e\n\n\
+                         ## Going to production\n\nLast.\n";
+    assert_eq!(
+        lesson_problems("parts-order", summary_first),
+        [
+            "a lesson chapter needs `## What you now know` as a section after `## Going to production`"
+        ]
+    );
+    let summary_not_last = format!("{}\n## Try this\n\nMore.\n", lesson_chapter(10, 6));
+    assert_eq!(
+        lesson_problems("parts-last", &summary_not_last),
+        [
+            "a lesson chapter needs `## What you now know` as a section after `## Going to production`"
+        ]
+    );
+}
+
+#[test]
+fn prose_words_leave_out_directives_and_comments() {
+    use book::check::prose_words;
+    assert_eq!(prose_words("one two  three"), 3);
+    assert_eq!(prose_words("a {{#include x.rs:y}} b <!-- c d --> e"), 3);
+    assert_eq!(prose_words("open <!-- never closed"), 1);
+    assert_eq!(prose_words(""), 0);
+}
