@@ -180,7 +180,7 @@ where
         loop {
             let frame = match self.read_frame().await {
                 Ok(frame) => frame,
-                Err(Error::Frame(e)) => return Err(self.fail(Error::Frame(e)).await),
+                Err(e @ (Error::Frame(_) | Error::Message(_))) => return Err(self.fail(e).await),
                 Err(e) => {
                     self.state = State::Closed;
                     return Err(e);
@@ -255,6 +255,14 @@ where
                 .map_err(Error::Frame)?
             {
                 return Ok(frame);
+            }
+            // Part of a frame: if it is text, what has arrived must already
+            // be valid UTF-8 (a peer that sent a bad byte and then stalls
+            // fails now, not when, or if, the rest comes).
+            if let Some((header, arrived)) = self.decoder.arriving(&self.read_buf) {
+                self.assembler
+                    .check_arriving(&header, arrived)
+                    .map_err(Error::Message)?;
             }
             self.make_room();
             // read_buf appends to the buffer and is cancel safe: bytes are

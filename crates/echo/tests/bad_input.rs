@@ -119,6 +119,22 @@ async fn invalid_utf8_split_across_fragments_fails_at_the_bad_fragment() {
 }
 
 #[tokio::test]
+async fn invalid_utf8_fails_before_the_rest_of_its_frame_comes() {
+    let (server, mut client) = connected().await;
+    // A 1,000-byte text frame of which we send only the first 20 bytes of
+    // payload, the last of them a byte no UTF-8 text has; the rest never
+    // comes. The server does not wait for it.
+    let mut payload = b"valid so far, then \xff".to_vec();
+    payload.resize(1000, b'x');
+    let wire = masked(Frame::new(OpCode::Text, payload));
+    let header_len = wire.len() - 1000;
+    client.send_raw(&wire[..header_len + 20]).await;
+    let reason = client.expect_close(CloseCode::INVALID_PAYLOAD).await;
+    assert!(reason.contains("UTF-8"), "{reason}");
+    server.stop_after(client).await;
+}
+
+#[tokio::test]
 async fn a_valid_character_split_across_fragments_is_fine() {
     let (server, mut client) = connected().await;
     client

@@ -6,6 +6,8 @@ use bytes::{Bytes, BytesMut};
 use crate::close::CloseFrame;
 use crate::error::MessageError;
 use crate::frame::Frame;
+use crate::header::Header;
+use crate::mask::apply_mask_offset;
 use crate::opcode::OpCode;
 
 /// The default [`Assembler::max_message_size`]: 16 MiB, the largest message
@@ -52,6 +54,17 @@ pub enum Message {
 pub struct Assembler {
     max_message_size: usize,
     partial: Option<Partial>,
+    /// How far [`Assembler::check_arriving`] has checked the text frame
+    /// that is still arriving; `None` once it is whole.
+    arriving: Option<Arriving>,
+}
+
+/// The check of a text frame whose payload has partly arrived.
+#[derive(Debug, Clone, Copy)]
+struct Arriving {
+    /// Payload bytes checked so far.
+    checked: usize,
+    check: Utf8Check,
 }
 
 /// A fragmented message that has started but not finished.
@@ -90,6 +103,7 @@ impl Assembler {
         Assembler {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             partial: None,
+            arriving: None,
         }
     }
 
@@ -120,6 +134,9 @@ impl Assembler {
     /// [`MessageError::close_code`] and drop the connection. The partial
     /// message is discarded.
     pub fn push(&mut self, frame: Frame) -> Result<Option<Message>, MessageError> {
+        // The frame is whole: what check_arriving saw of it is checked again
+        // below, with the rest.
+        self.arriving = None;
         let result = self.push_inner(frame);
         if result.is_err() {
             self.partial = None; // free the buffer now, not when we are dropped
@@ -175,6 +192,50 @@ impl Assembler {
     }
     // ANCHOR_END: assemble
 
+    // ANCHOR: check_arriving
+    /// Checks the UTF-8 of a text frame that has only partly arrived, so
+    /// that a peer sending invalid text fails at once, not when (or if) the
+    /// rest of a big frame comes. `header` is the frame's header and
+    /// `arrived` the payload bytes buffered so far, still masked
+    /// ([`crate::Decoder::arriving`] gives both). Call it after each read
+    /// that did not complete the frame: each byte is checked once here, and
+    /// once more by [`Assembler::push`] when the frame is whole.
+    ///
+    /// A binary or control frame, or a continuation of a binary message,
+    /// is not checked.
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError::InvalidUtf8`] (close 1007): fail the connection.
+    pub fn check_arriving(&mut self, header: &Header, arrived: &[u8]) -> Result<(), MessageError> {
+        let start = match (header.opcode, &self.partial) {
+            (OpCode::Text, None) => Utf8Check::default(),
+            // A fragment carries on from where the last one left off,
+            // perhaps in the middle of a character.
+            (OpCode::Continuation, Some(Partial::Text(text))) => text.check,
+            _ => return Ok(()),
+        };
+        let arriving = self.arriving.get_or_insert(Arriving {
+            checked: 0,
+            check: start,
+        });
+        // Unmasked piece by piece into a small buffer on the stack: the
+        // frame itself stays as it is in the read buffer, for the decoder.
+        let mut piece = [0u8; 512];
+        while arriving.checked < arrived.len() {
+            let n = (arrived.len() - arriving.checked).min(piece.len());
+            let piece = &mut piece[..n];
+            piece.copy_from_slice(&arrived[arriving.checked..arriving.checked + n]);
+            if let Some(key) = header.mask {
+                apply_mask_offset(piece, key, arriving.checked);
+            }
+            arriving.check.feed(piece, |_| {})?;
+            arriving.checked += n;
+        }
+        Ok(())
+    }
+    // ANCHOR_END: check_arriving
+
     fn check_size(&self, have: usize, adding: usize) -> Result<(), MessageError> {
         let size = have.saturating_add(adding);
         if size > self.max_message_size {
@@ -214,16 +275,15 @@ fn append(partial: &mut Partial, payload: &[u8]) -> Result<(), MessageError> {
 ///
 /// A fragment may end in the middle of a character: "€" is `e2 82 ac`, and
 /// the peer may send `e2 82` in one fragment and `ac` in the next. So we keep
-/// the valid text so far in a `String` and the cut-off start of a character
-/// (at most 3 bytes) on the side. Every byte is checked once, as it arrives,
-/// and the first fragment that makes the text invalid fails right away
-/// instead of at the end of a 16 MiB message.
+/// the valid text so far in a `String`, and the check ([`Utf8Check`]) keeps
+/// the cut-off start of a character (at most 3 bytes) on the side. Every
+/// byte is checked once, as it arrives, and the first fragment that makes
+/// the text invalid fails right away instead of at the end of a 16 MiB
+/// message.
 #[derive(Debug, Clone, Default)]
 struct Utf8Builder {
     text: String,
-    /// The first bytes of a character the last fragment cut in two.
-    pending: [u8; 4],
-    pending_len: usize,
+    check: Utf8Check,
 }
 
 impl Utf8Builder {
@@ -235,11 +295,37 @@ impl Utf8Builder {
     }
 
     fn len(&self) -> usize {
-        self.text.len() + self.pending_len
+        self.text.len() + self.check.pending_len
     }
 
-    fn push(&mut self, mut bytes: &[u8]) -> Result<(), MessageError> {
-        // 1. Finish the character the previous fragment cut in two.
+    fn push(&mut self, bytes: &[u8]) -> Result<(), MessageError> {
+        let text = &mut self.text;
+        self.check.feed(bytes, |valid| text.push_str(valid))
+    }
+
+    /// The final fragment is in: a character still cut in two is invalid.
+    fn finish(self) -> Result<String, MessageError> {
+        if self.check.pending_len > 0 {
+            return Err(MessageError::InvalidUtf8);
+        }
+        Ok(self.text)
+    }
+}
+
+/// UTF-8 checked piece by piece: what [`Utf8Builder`] and
+/// [`Assembler::check_arriving`] share. It holds no text, only the start
+/// of a character that the last piece cut off.
+#[derive(Debug, Clone, Copy, Default)]
+struct Utf8Check {
+    /// The first bytes of a character the last piece cut in two.
+    pending: [u8; 4],
+    pending_len: usize,
+}
+
+impl Utf8Check {
+    /// Checks the next piece, handing each valid run of text to `valid`.
+    fn feed(&mut self, mut bytes: &[u8], mut valid: impl FnMut(&str)) -> Result<(), MessageError> {
+        // 1. Finish the character the previous piece cut in two.
         if self.pending_len > 0 {
             let width = utf8_width(self.pending[0]);
             let take = (width - self.pending_len).min(bytes.len());
@@ -248,22 +334,22 @@ impl Utf8Builder {
             bytes = &bytes[take..];
             match std::str::from_utf8(&self.pending[..self.pending_len]) {
                 Ok(ch) => {
-                    self.text.push_str(ch);
+                    valid(ch);
                     self.pending_len = 0;
                 }
-                // Still a valid start, just short: this fragment was tiny
+                // Still a valid start, just short: this piece was tiny
                 // (bytes is empty now). Wait for the next one.
                 Err(e) if e.error_len().is_none() => return Ok(()),
                 Err(_) => return Err(MessageError::InvalidUtf8),
             }
         }
 
-        // 2. The rest of the fragment, in one pass: valid runs go into the
-        //    String; an invalid byte fails, unless it is the start of a
-        //    character cut off by the end of the fragment.
+        // 2. The rest of the piece, in one pass: valid runs go out; an
+        //    invalid byte fails, unless it is the start of a character cut
+        //    off by the end of the piece.
         let mut chunks = bytes.utf8_chunks().peekable();
         while let Some(chunk) = chunks.next() {
-            self.text.push_str(chunk.valid());
+            valid(chunk.valid());
             let bad = chunk.invalid();
             if bad.is_empty() {
                 continue;
@@ -280,14 +366,6 @@ impl Utf8Builder {
             }
         }
         Ok(())
-    }
-
-    /// The final fragment is in: a character still cut in two is invalid.
-    fn finish(self) -> Result<String, MessageError> {
-        if self.pending_len > 0 {
-            return Err(MessageError::InvalidUtf8);
-        }
-        Ok(self.text)
     }
 }
 
@@ -368,5 +446,56 @@ mod tests {
         for sample in samples {
             check_all_splits(sample);
         }
+    }
+
+    /// Every prefix of `frame`'s wire bytes, fed to `check_arriving` as
+    /// a decoder would see them arrive one byte at a time: the first prefix
+    /// that fails, counted in payload bytes, or `None`.
+    fn first_failure(assembler: &mut Assembler, frame: &Frame) -> Option<usize> {
+        let mut wire = BytesMut::new();
+        crate::frame::encode(frame, &mut wire);
+        let decoder = crate::Decoder::new(crate::Role::Server);
+        for end in 0..wire.len() {
+            if let Some((header, arrived)) = decoder.arriving(&wire[..end])
+                && assembler.check_arriving(&header, arrived).is_err()
+            {
+                return Some(arrived.len());
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_text_frame_fails_at_its_first_invalid_byte_before_it_is_whole() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        // Autobahn 6.4.3's shape: valid text, then a byte no UTF-8 has.
+        let mut payload = "κόσμε".as_bytes().to_vec();
+        let valid = payload.len();
+        payload.extend_from_slice(b"\xf4\x90\x80\x80 and more text after it");
+        let frame = Frame::new(OpCode::Text, payload.clone()).with_mask(key);
+        // \xf4\x90 is already impossible (above U+10FFFF): it fails there.
+        assert_eq!(
+            first_failure(&mut Assembler::new(), &frame),
+            Some(valid + 2)
+        );
+        // The same bytes in a binary frame are nobody's business.
+        let binary = Frame::new(OpCode::Binary, payload).with_mask(key);
+        assert_eq!(first_failure(&mut Assembler::new(), &binary), None);
+        // Valid text never fails, whatever the cuts.
+        let good = Frame::text("€uro 𝄞 clef ".repeat(100)).with_mask(key);
+        assert_eq!(first_failure(&mut Assembler::new(), &good), None);
+    }
+
+    #[test]
+    fn a_continuation_is_checked_from_where_its_message_left_off() {
+        let mut assembler = Assembler::new();
+        // The first fragment ends inside "€" (e2 82 ac): e2 82.
+        let first = Frame::new(OpCode::Text, &b"price: \xe2\x82"[..]).with_fin(false);
+        assert_eq!(assembler.push(first), Ok(None));
+        // ac completes it; 41 after e2 82 would not.
+        let good = Frame::new(OpCode::Continuation, &b"\xac 12"[..]).with_mask([1, 2, 3, 4]);
+        assert_eq!(first_failure(&mut assembler.clone(), &good), None);
+        let bad = Frame::new(OpCode::Continuation, &b"A 12 and more"[..]).with_mask([1, 2, 3, 4]);
+        assert_eq!(first_failure(&mut assembler, &bad), Some(1));
     }
 }

@@ -142,6 +142,19 @@ impl Decoder {
         }))
     }
     // ANCHOR_END: decode
+
+    /// The header and the payload bytes buffered so far of a frame that has
+    /// not wholly arrived: `None` when `buf` holds no whole header, or a
+    /// whole frame ([`Decoder::decode`] it), or a header `decode` refuses.
+    /// For [`crate::Assembler::check_arriving`].
+    pub fn arriving<'a>(&self, buf: &'a [u8]) -> Option<(Header, &'a [u8])> {
+        let header = parse_header(buf).ok()??;
+        if header.payload_len > self.max_frame_size as u64 {
+            return None;
+        }
+        let end = header.header_len + header.payload_len as usize;
+        (buf.len() < end).then(|| (header, &buf[header.header_len..]))
+    }
 }
 
 // ANCHOR: peer_rules
