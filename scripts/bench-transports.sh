@@ -26,7 +26,7 @@
 # Output, under the workspace's target/bench/ (or $CARGO_TARGET_DIR/bench/):
 #   bench-transports.json         settings, machine, every run, medians, targets
 #   bench-transports.md           the main table and the targets
-#   bench-transports-compare.md   the seeds' comparison table, rebuilt
+#   bench-transports-compare.md   the source articles' comparison table, rebuilt
 #   bench-transports-heads.md     each transport's first request and our answer
 #   bench-transports.svg          the chart
 # A full run copies the .md and .svg files to book/src/generated/, which the

@@ -1,4 +1,4 @@
-//! RFC 6455 §5.7's examples byte for byte, both ways; the seed's "Hello";
+//! RFC 6455 §5.7's examples byte for byte, both ways; the source articles' "Hello";
 //! the length-form boundaries; partial reads ("half packets") and several
 //! frames in one read ("sticky packets").
 

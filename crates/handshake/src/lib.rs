@@ -28,6 +28,7 @@
 //! | `parse` | the head's start line and headers |
 //! | `server_side` | the server's half: [`validate`], [`Reject`], [`accept`] |
 //! | `client_side` | the client's half: [`client_handshake`] |
+//! | `url` | a `ws://` URL taken apart: [`WsUrl`] |
 //! | `lesson` | what `cargo run -p handshake` runs |
 //!
 //! Run it and open the page it prints:
@@ -48,6 +49,7 @@ mod head;
 mod lesson;
 mod parse;
 mod server_side;
+mod url;
 
 pub use accept::{AcceptSteps, GUID, accept_key, accept_steps, generate_key, is_valid_key};
 pub use client_side::{
@@ -64,3 +66,4 @@ pub use server_side::{
     complete_upgrade, http_response, read_request, refuse, response_101, response_101_speaking,
     validate, write_and_close,
 };
+pub use url::{UrlError, WsUrl};

@@ -253,9 +253,10 @@ pub fn response_101(accept: &str) -> String {
 
 // ANCHOR: subprotocol
 /// The subprotocol to speak: the first one the client offers, in its order
-/// of preference, that is in `supported` (RFC 6455 §4.2.2 step 5.4). `None`
-/// when the client offers none we speak, or offers none at all: we then
-/// answer without the header, and the client decides whether to go on.
+/// of preference, that is in `supported` (RFC 6455 §4.2.2: step 4's
+/// /subprotocol/, named in the 101 by step 5.5). `None` when the client
+/// offers none we speak, or offers none at all: we then answer without the
+/// header, and the client decides whether to go on.
 pub fn choose_subprotocol(
     req: &Request,
     supported: &[&'static str],

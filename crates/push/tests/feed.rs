@@ -56,7 +56,7 @@ async fn every_page_gets_every_phrase_each_interval() {
 }
 
 /// On the wire: the long phrase's frame announces 126 and carries its
-/// length in the next two bytes (RFC 6455 §5.2), the form the seed's Go
+/// length in the next two bytes (RFC 6455 §5.2), the form the source articles' Go
 /// demo never writes; and every frame's length form fits its length.
 #[tokio::test(start_paused = true)]
 async fn the_long_phrase_travels_with_a_16_bit_length() {

@@ -1,11 +1,11 @@
 //! # Lesson 6: four ways to push — short polling, long polling, SSE, WebSocket
 //!
-//! One feed, a stock ticker (the seeds' `price_update`), served four ways
+//! One feed, a stock ticker (the source articles' `price_update`), served four ways
 //! at once, so that we can watch them side by side and measure what each
 //! costs. Everything in this crate is about one idea: **the client's
 //! position in the feed is a number**, the sequence number of the last
 //! event it has (its cursor). With a cursor, no transport loses an event
-//! between two requests or across a reconnect; without one (the seeds'
+//! between two requests or across a reconnect; without one (the source articles'
 //! long poll and SSE), every gap between two connections is a hole.
 //!
 //! - [`Log`]: every event, numbered and serialised once, in a bounded ring.

@@ -23,7 +23,7 @@ pub const LOG_CAPACITY: usize = 1024;
 pub const MAX_BATCH: usize = 256;
 
 // ANCHOR: tick
-/// One price update: the seeds' `price_update` message, numbered and
+/// One price update: the source articles' `price_update` message, numbered and
 /// stamped by the log. On the wire:
 ///
 /// ```text
@@ -321,7 +321,7 @@ mod tests {
     }
 
     #[test]
-    fn the_json_is_the_seeds_price_update() {
+    fn the_json_is_the_source_articles_price_update() {
         let log = Log::new(4);
         let event = log.append(quote(12345), 1_767_225_600_123);
         let text = std::str::from_utf8(&event.json).unwrap();

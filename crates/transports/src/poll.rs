@@ -86,7 +86,7 @@ pub(crate) async fn long_poll(query: HashMap<String, String>, shared: Shared) ->
         }
     };
     if waited.is_err() {
-        // The seeds answer `{"messages": []}` with 200; 204 says the same in
+        // The source articles' Node server answers `{"messages": []}` with 200; 204 says the same in
         // a status line, without a body to parse.
         return StatusCode::NO_CONTENT.into_response();
     }

@@ -7,7 +7,7 @@
 //! milliseconds, a line starting with `:` is a comment, and a blank line
 //! ends an event. When the stream breaks, the browser reconnects by itself
 //! and sends the last `id:` it saw as `Last-Event-ID`. Ignoring that header
-//! (as the seeds' server does) is how events get lost in the gap.
+//! (as the source articles' Node server does) is how events get lost in the gap.
 
 use std::collections::HashMap;
 use std::convert::Infallible;

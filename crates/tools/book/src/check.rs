@@ -707,15 +707,53 @@ pub fn check_words(src_dir: &Path) -> io::Result<Vec<Problem>> {
                 });
             }
         }
+        // What a chapter includes is read as part of it: the comments of
+        // the code it shows, too. In code, "target" may be HTTP's request
+        // target and "issue" what a ticket office does, so only the words
+        // that can mean nothing else count there.
+        let base = file.parent().unwrap_or(src_dir);
+        for directive in directives(&text) {
+            let Some(Ok((path, selected))) = selection(&directive, base) else {
+                continue;
+            };
+            for line in selected.lines() {
+                let in_code = |w: &str| !w.starts_with(['t', 'i']);
+                if let Some(word) = history_word_among(line, in_code) {
+                    problems.push(Problem {
+                        file: file.clone(),
+                        line: directive.line,
+                        fault: Fault::ProjectHistory {
+                            word: word.to_owned(),
+                            text: format!(
+                                "{} (included from {})",
+                                line.trim().chars().take(100).collect::<String>(),
+                                path.display()
+                            ),
+                        },
+                    });
+                }
+            }
+        }
     }
     Ok(problems)
 }
 
 /// The first history word in `line`, as it is written there.
 fn history_word(line: &str) -> Option<&str> {
+    history_word_among(line, |_| true)
+}
+
+/// The first history word in `line` for which `counts` holds (given the
+/// word as listed, in lower case).
+fn history_word_among(line: &str, counts: impl Fn(&str) -> bool) -> Option<&str> {
     let lower = line.to_ascii_lowercase();
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    for word in HISTORY_WORDS.iter().copied().chain(["seeds"]) {
+    for word in HISTORY_WORDS
+        .iter()
+        .copied()
+        .chain(["seeds"])
+        .filter(|w| counts(w))
+    {
         let mut from = 0;
         while let Some(at) = lower[from..].find(word) {
             let start = from + at;
@@ -1028,11 +1066,28 @@ fn parse_directive(s: &str) -> Option<(usize, &str, &str)> {
 
 /// Checks one directive found in a file whose directory is `base`.
 fn check_directive(directive: &Directive<'_>, base: &Path) -> Option<Fault> {
+    let (path, selected) = match selection(directive, base)? {
+        Ok(selection) => selection,
+        Err(fault) => return Some(fault),
+    };
+    // For `rustdoc_include` the lines outside the selection are still there,
+    // hidden behind `# `; what the reader sees is the selection, so that is
+    // what must not be blank.
+    selected.trim().is_empty().then_some(Fault::EmptyInclude {
+        directive: directive.text.to_owned(),
+        path,
+    })
+}
+
+/// The file a directive names and the text it selects from it, or the
+/// fault that stops it; `None` for a directive that includes nothing
+/// (`title`).
+fn selection(directive: &Directive<'_>, base: &Path) -> Option<Result<(PathBuf, String), Fault>> {
     let text = directive.text.to_owned();
     match directive.kind {
         "include" | "rustdoc_include" | "playground" | "playpen" => {}
         "title" => return None,
-        _ => return Some(Fault::UnknownDirective { directive: text }),
+        _ => return Some(Err(Fault::UnknownDirective { directive: text })),
     }
     // mdBook takes the first word as the file argument; the rest are
     // playground attributes.
@@ -1049,17 +1104,17 @@ fn check_directive(directive: &Directive<'_>, base: &Path) -> Option<Fault> {
     let contents = match fs::read_to_string(&path) {
         Ok(contents) => contents,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Some(Fault::MissingFile {
+            return Some(Err(Fault::MissingFile {
                 directive: text,
                 path,
-            });
+            }));
         }
         Err(e) => {
-            return Some(Fault::UnreadableFile {
+            return Some(Err(Fault::UnreadableFile {
                 directive: text,
                 path,
                 reason: e.to_string(),
-            });
+            }));
         }
     };
     let selected = match Selector::parse(selector.unwrap_or("")) {
@@ -1067,28 +1122,22 @@ fn check_directive(directive: &Directive<'_>, base: &Path) -> Option<Fault> {
         Selector::Anchor(anchor) => match take_anchor(&contents, &anchor) {
             Anchored::Found(lines) => lines,
             Anchored::Missing => {
-                return Some(Fault::MissingAnchor {
+                return Some(Err(Fault::MissingAnchor {
                     directive: text,
                     anchor,
                     path,
-                });
+                }));
             }
             Anchored::Unclosed => {
-                return Some(Fault::UnclosedAnchor {
+                return Some(Err(Fault::UnclosedAnchor {
                     directive: text,
                     anchor,
                     path,
-                });
+                }));
             }
         },
     };
-    // For `rustdoc_include` the lines outside the selection are still there,
-    // hidden behind `# `; what the reader sees is the selection, so that is
-    // what must not be blank.
-    selected.trim().is_empty().then_some(Fault::EmptyInclude {
-        directive: text,
-        path,
-    })
+    Some(Ok((path, selected)))
 }
 
 /// What part of a file a directive selects.

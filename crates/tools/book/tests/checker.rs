@@ -572,3 +572,40 @@ fn prose_words_leave_out_directives_and_comments() {
     assert_eq!(prose_words("open <!-- never closed"), 1);
     assert_eq!(prose_words(""), 0);
 }
+
+#[test]
+fn project_history_is_caught_in_chapters_and_in_the_code_they_show() {
+    let fixture = Fixture::new(
+        "history",
+        &chapter(
+            "As the issue asks, the target is 2×.\n\n\
+             **Listing 1.1** — `crates/lesson/src/lib.rs`\n\n\
+             ```rust,ignore\n\
+             {{#include ../../crates/lesson/src/lib.rs:told}}\n\
+             ```",
+        ),
+    );
+    fixture.dir.write(
+        "crates/lesson/src/lib.rs",
+        format!(
+            "{LESSON}\n// ANCHOR_END: unclosed\n\n// ANCHOR: told\n\
+             /// The request target, and a ticket we issue, as the seeds do.\n\
+             pub fn told() {{}}\n// ANCHOR_END: told\n"
+        ),
+    );
+    let found: Vec<(usize, String)> = fixture
+        .check()
+        .into_iter()
+        .filter_map(|p| match p.fault {
+            Fault::ProjectHistory { word, .. } => Some((p.line, word)),
+            _ => None,
+        })
+        .collect();
+    // In prose every word counts; in code, "target" and "issue" have other
+    // meanings, and only "seeds" is caught (on the directive's line).
+    assert_eq!(
+        found,
+        [(5, "issue".to_owned()), (10, "seeds".to_owned())],
+        "{found:?}"
+    );
+}

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use handshake::{UrlError, WsUrl};
+
 /// Where to connect and what to put in the handshake request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -72,7 +74,8 @@ impl fmt::Display for TargetError {
 impl std::error::Error for TargetError {}
 
 impl Target {
-    /// Parses `ws://HOST[:PORT][/PATH][?QUERY]` (port 80 when absent).
+    /// Parses `ws://HOST[:PORT][/PATH][?QUERY]` (port 80 when absent), as
+    /// lesson 1's [`handshake::WsUrl`] does.
     ///
     /// HOST must be a loopback IP literal (`127.0.0.1`, any `127.x.y.z`,
     /// `[::1]`) or `localhost`, which we take as `127.0.0.1` without a lookup
@@ -82,70 +85,20 @@ impl Target {
     ///
     /// [`TargetError`] for anything else.
     pub fn parse(url: &str) -> Result<Target, TargetError> {
-        let malformed = |why| TargetError::Malformed {
-            url: url.to_owned(),
-            why,
-        };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| TargetError::NotWs {
-            url: url.to_owned(),
+        let parsed = WsUrl::parse(url).map_err(|e| match e {
+            UrlError::NotWs { url } => TargetError::NotWs { url },
+            UrlError::Tls => TargetError::Tls,
+            UrlError::Malformed { url, why } => TargetError::Malformed { url, why },
         })?;
-        if scheme.eq_ignore_ascii_case("wss") {
-            return Err(TargetError::Tls);
-        }
-        if !scheme.eq_ignore_ascii_case("ws") {
-            return Err(TargetError::NotWs {
-                url: url.to_owned(),
-            });
-        }
-
-        // The authority ends at the first '/' or '?'; a fragment has no
-        // meaning for WebSocket URLs (RFC 6455 §3) and we refuse it.
-        if rest.contains('#') {
-            return Err(malformed("a ws:// URL has no fragment (#...)"));
-        }
-        let split = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(split);
-        let path = match path {
-            "" => "/".to_owned(),
-            p if p.starts_with('?') => format!("/{p}"),
-            p => p.to_owned(),
-        };
-        if authority.is_empty() {
-            return Err(malformed("no host"));
-        }
-        if authority.contains('@') {
-            return Err(malformed("user info (user@host) is not supported"));
-        }
-
-        let (host, port) = split_host_port(authority)
-            .ok_or_else(|| malformed("bad host or port (a port is 1-65535)"))?;
-        let ip = loopback_ip(host).ok_or_else(|| TargetError::NotLoopback {
-            host: host.to_owned(),
+        let ip = loopback_ip(&parsed.host).ok_or_else(|| TargetError::NotLoopback {
+            host: parsed.host.clone(),
         })?;
         Ok(Target {
-            addr: SocketAddr::new(ip, port),
-            host: authority.to_owned(),
-            path,
+            addr: SocketAddr::new(ip, parsed.port),
+            host: parsed.authority,
+            path: parsed.path,
         })
     }
-}
-
-/// `host:port`, `[v6]:port`, or either without a port (80).
-fn split_host_port(authority: &str) -> Option<(&str, u16)> {
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        None => 80,
-        Some(p) => p.parse().ok().filter(|&p| p != 0)?,
-    };
-    Some((host, port))
 }
 
 /// The address `host` stands for, if it is on this machine.
