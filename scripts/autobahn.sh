@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# scripts/autobahn.sh - the Autobahn|Testsuite against lesson 3's two echo servers.
+# scripts/autobahn.sh - the Autobahn|Testsuite against lesson 3's two echo
+# servers and its client.
 #
-# usage: scripts/autobahn.sh [SERVER...]
-#   SERVER: echo (ours, on lessons 1-2) and/or echo-tungstenite; default both.
+# usage: scripts/autobahn.sh [PEER...]
+#   PEER: echo (our server, on lessons 1-2), echo-tungstenite (the same on
+#   tokio-tungstenite), echo-client (our client, on lessons 1-2); default all.
 #
-# Builds the servers in release, starts each on a port the system picks
+# Builds them in release. A server is started on a port the system picks
 # (127.0.0.1:0; the server prints its address, so there is no race for a
-# port), runs the fuzzing client against it (cases 1-11; 12 and 13 are
-# permessage-deflate, which we do not negotiate) and prints one line per
-# server. Exit 0 when no case FAILED and no close was FAILED or UNCLEAN,
-# 1 otherwise, 2 when the suite cannot be set up.
+# port) and the suite's fuzzing client runs against it. For the client, the
+# suite's fuzzing server listens on a free port and `echo-client --autobahn`
+# runs its cases. Cases 1-11 (12 and 13 are permessage-deflate, which we do
+# not negotiate); one line per peer. Exit 0 when no case FAILED and no close
+# was FAILED or UNCLEAN, 1 otherwise, 2 when the suite cannot be set up.
 #
 # Output, under the workspace's target/autobahn/:
 #   <server>/index.html, index.json   the suite's report, case by case
@@ -34,9 +37,9 @@ cd "$ROOT"
 command -v python3 >/dev/null || die "python3 is needed to read the reports"
 
 SERVERS=("$@")
-[ ${#SERVERS[@]} -gt 0 ] || SERVERS=(echo echo-tungstenite)
+[ ${#SERVERS[@]} -gt 0 ] || SERVERS=(echo echo-tungstenite echo-client)
 for s in "${SERVERS[@]}"; do
-  case $s in echo | echo-tungstenite) ;; *) die "unknown server: $s (echo, echo-tungstenite)" ;; esac
+  case $s in echo | echo-tungstenite | echo-client) ;; *) die "unknown peer: $s (echo, echo-tungstenite, echo-client)" ;; esac
 done
 
 # ---------------------------------------------------------------- the runner
@@ -122,6 +125,22 @@ run_suite() { # name dir url
   esac
 }
 
+# The client's cases: the suite serves them on a free port and runs our
+# client against it.
+run_client_suite() { # name dir
+  local name=$1 dir=$2 port
+  rm -f "$dir/index.json"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  case $RUNNER in
+    port)
+      "$PORT_SCRIPT" -d "$AUTOBAHN_HOME" -o "$dir" -a "$name" -s "$port" -- \
+        "$BIN/echo-client" --autobahn "ws://127.0.0.1:$port" ;;
+    *)
+      echo "autobahn.sh: the client's cases need the Python 3 port of wstest (AUTOBAHN_RUNNER)" >&2
+      return 1 ;;
+  esac
+}
+
 # Reads index.json: prints the server's line, writes counts.json, exits 1 on failure.
 summarize() { # name dir url seconds
   python3 - "$@" <<'PY'
@@ -136,7 +155,9 @@ except (OSError, ValueError):
 cases = index.get(name) or next(iter(index.values()), {})
 key = lambda c: tuple(int(x) for x in c.split("."))
 log = open(os.path.join(outdir, "runner.log"), errors="replace").read()
-m = re.search(r"will run (\d+) test cases", log)
+# How many cases the runner meant to run: wstest says "will run N test
+# cases", the Python 3 port "R/N cases". Fewer in the report: some are missing.
+m = re.search(r"will run (\d+) test cases", log) or re.search(r"\d+/(\d+) cases", log)
 missing = max(0, int(m.group(1)) - len(cases)) if m else 0
 by = collections.defaultdict(list)
 for case in sorted(cases, key=key):
@@ -166,6 +187,12 @@ for name in "${SERVERS[@]}"; do
   dir=$OUT/$name
   mkdir -p "$dir"
   rm -f "$dir/counts.json"
+  if [ "$name" = echo-client ]; then
+    start=$(date +%s)
+    run_client_suite "$name" "$dir" > "$dir/runner.log" 2>&1 || true
+    summarize "$name" "$dir" "(client)" "$(( $(date +%s) - start ))" || { status=1; tail -5 "$dir/runner.log" >&2; }
+    continue
+  fi
   "$BIN/$name" 127.0.0.1:0 > "$dir/server.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
@@ -181,7 +208,9 @@ done
 python3 - "$OUT" "${SERVERS[@]}" <<'PY'
 import json, os, sys
 out, servers = sys.argv[1], sys.argv[2:]
-label = {"echo": "`echo` (ours: lessons 1 and 2)", "echo-tungstenite": "`echo-tungstenite` (tokio-tungstenite)"}
+label = {"echo": "`echo` (our server: lessons 1 and 2)",
+         "echo-tungstenite": "`echo-tungstenite` (tokio-tungstenite's server)",
+         "echo-client": "`echo-client` (our client: lessons 1 and 2)"}
 rows, notes = [], []
 for name in servers:
     try:
@@ -193,7 +222,7 @@ for name in servers:
     for behavior, cases in c["not-ok"].items():
         notes.append("- %s, %s: %s" % (label[name], behavior, ", ".join(cases)))
 with open(os.path.join(out, "summary.md"), "w") as f:
-    f.write("| server | OK | NON-STRICT | INFORMATIONAL | FAILED | close-failed |\n")
+    f.write("| tested | OK | NON-STRICT | INFORMATIONAL | FAILED | close-failed |\n")
     f.write("|---|---:|---:|---:|---:|---:|\n")
     f.write("\n".join(rows) + "\n")
     if notes:

@@ -24,9 +24,12 @@
 //!   [`Server::live_connections`] counts the connections alive, so the
 //!   tests can prove none is left behind.
 //!
-//! The crate has two more binaries, both on tokio-tungstenite, to set beside
-//! ours: `echo-tungstenite`, the same server in twenty lines of the library,
-//! and `echo-client`, a command-line client.
+//! [`WebSocket::client`] is the same connection from the client's side
+//! (it masks what it sends and lets the server close TCP first). The crate
+//! has two more binaries: `echo-client`, a command-line client on lessons 1
+//! and 2 (with `--autobahn URL`, the Autobahn suite's client cases), and
+//! `echo-tungstenite`, the same server in twenty lines of tokio-tungstenite,
+//! to set beside ours.
 //!
 //! ## Run it
 //!
@@ -37,7 +40,7 @@
 //! cargo run -p echo --bin echo-client     # then type lines; Ctrl-D closes
 //! cargo run -p echo --bin echo-tungstenite          # the library's echo on :9013
 //! cargo run -p echo --bin echo-client -- --url ws://127.0.0.1:9013/ hi
-//! bash scripts/autobahn.sh                # the Autobahn TestSuite against both
+//! bash scripts/autobahn.sh                # the Autobahn TestSuite: both servers, the client
 //! ```
 //!
 //! On the page, type and press Enter; the log shows what went out, what

@@ -1,12 +1,14 @@
-//! One WebSocket connection, server side: lesson 2's codec on a socket.
+//! One WebSocket connection: lesson 2's codec on a socket, on either side.
 //!
-//! Lesson 1 hands us a stream that has just sent its 101, plus any bytes the
-//! client sent behind its request. From there, everything is frames:
+//! Lesson 1 hands us a stream that has just sent its 101 (or, on the
+//! client's side, received it), plus any bytes the peer sent right behind
+//! the handshake. From there, everything is frames:
 //!
 //! - reading: bytes into a buffer, whole frames out of it (the [`Decoder`]),
 //!   fragments joined into messages (the [`Assembler`]), pings answered on
 //!   the spot, pongs dropped, a Close answered;
-//! - writing: a frame encoded into a small buffer, then written out;
+//! - writing: a frame encoded into a small buffer (masked with a fresh key
+//!   when we are the client), then written out;
 //! - closing: the close handshake both ways, each bounded by a deadline
 //!   (in `ws/close.rs`); the read buffer's policy is in `ws/buffer.rs`.
 //!
@@ -95,8 +97,8 @@ enum State {
     Closed,
 }
 
-/// A server-side WebSocket connection on any byte stream, built on lessons
-/// 1 and 2 only.
+/// A WebSocket connection on any byte stream, server or client side, built
+/// on lessons 1 and 2 only.
 ///
 /// ```no_run
 /// # async fn demo(stream: tokio::net::TcpStream) -> Result<(), echo::Error> {
@@ -111,6 +113,9 @@ enum State {
 #[derive(Debug)]
 pub struct WebSocket<S> {
     stream: S,
+    /// Which side we are: it decides who masks (RFC 6455 §5.1) and who
+    /// closes TCP first (§7.1.1).
+    role: Role,
     /// Bytes read but not yet decoded. Small, grows with big frames, and
     /// shrinks back after them (see `make_room`).
     read_buf: BytesMut,
@@ -138,17 +143,37 @@ where
     /// first frames without waiting for our 101, and those bytes are frames
     /// like any other.
     pub fn from_upgraded(stream: S, early: &[u8], config: WebSocketConfig) -> WebSocket<S> {
+        WebSocket::new(stream, Role::Server, early, config)
+    }
+
+    // ANCHOR: client
+    /// Takes over a stream on which we, the client, have just received the
+    /// server's 101 ([`handshake::client_handshake`]). `early` is what came
+    /// right behind it ([`handshake::ClientHandshake::leftover`]): a server
+    /// may send its first frames at once.
+    ///
+    /// The same connection as the server's, but every frame we send is
+    /// masked with a fresh random key (RFC 6455 §5.3), every frame we
+    /// receive must not be (§5.1), and after the close handshake we wait
+    /// for the server to close TCP first (§7.1.1).
+    pub fn client(stream: S, early: &[u8], config: WebSocketConfig) -> WebSocket<S> {
+        WebSocket::new(stream, Role::Client, early, config)
+    }
+    // ANCHOR_END: client
+
+    fn new(stream: S, role: Role, early: &[u8], config: WebSocketConfig) -> WebSocket<S> {
         // A buffer of our own rather than the handshake's: that one shares
         // its memory with the request head, which we are done with.
         let mut read_buf = BytesMut::with_capacity(INITIAL_READ_CAPACITY.max(early.len()));
         read_buf.extend_from_slice(early);
         WebSocket {
             stream,
+            role,
             read_buf,
             read_buf_grown: false,
             // Nothing allocated until the first write.
             write_buf: BytesMut::new(),
-            decoder: Decoder::new(Role::Server).with_max_frame_size(config.max_frame_size),
+            decoder: Decoder::new(role).with_max_frame_size(config.max_frame_size),
             assembler: Assembler::new().with_max_message_size(config.max_message_size),
             state: State::Open,
             close_timeout: config.close_timeout,
@@ -278,12 +303,28 @@ where
 
     /// Encodes `frame` behind anything still unwritten and writes it all.
     async fn write_frame(&mut self, frame: &Frame) -> Result<(), Error> {
-        encode(frame, &mut self.write_buf);
+        self.queue(frame);
         self.flush().await.map_err(|e| {
             self.state = State::Closed;
             Error::Io(e)
         })
     }
+
+    // ANCHOR: queue
+    /// Encodes `frame` behind anything still unwritten. A client masks
+    /// every frame with a new key from a strong random source (RFC 6455
+    /// §5.3: the key "MUST be derived from a strong source of entropy", so
+    /// that no script can predict the bytes on the wire).
+    fn queue(&mut self, frame: &Frame) {
+        match self.role {
+            Role::Client => encode(
+                &frame.clone().with_mask(rand::random()),
+                &mut self.write_buf,
+            ),
+            Role::Server => encode(frame, &mut self.write_buf),
+        }
+    }
+    // ANCHOR_END: queue
 
     /// Writes the write buffer out.
     async fn flush(&mut self) -> io::Result<()> {

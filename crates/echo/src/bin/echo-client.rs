@@ -1,28 +1,31 @@
 //! `cargo run -p echo --bin echo-client -- [--url URL] [MESSAGE...]`: a
-//! command-line client on tokio-tungstenite, as the seeds' Go client is on
-//! gorilla's Dialer.
+//! command-line client on lessons 1 and 2, as the source articles' Go
+//! client is on gorilla's `Dialer`.
 //!
-//! It connects, sends each MESSAGE (or, with none, each line typed on
-//! stdin), prints each echo, then closes cleanly: a Close 1000, and it waits
-//! for the server's answer before it exits.
+//! It connects (lesson 1's client handshake), sends each MESSAGE (or, with
+//! none, each line typed on stdin), prints each echo, then closes cleanly:
+//! a Close 1000, the server's answer, and the server's end of TCP.
+//!
+//! `--autobahn ws://127.0.0.1:PORT` instead runs the Autobahn suite's
+//! client cases against the suite's fuzzing server, as the agent
+//! `echo-client`: it asks for the number of cases, echoes every message of
+//! each case until the server closes, then asks for the report.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
+use echo::{CloseCode, Message, WebSocket, WebSocketConfig};
+use handshake::{WsUrl, client_handshake};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{Error, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// How long we wait for an echo, or for the server's answer to our Close.
+/// How long we wait to connect, and for each echo.
 const WAIT: Duration = Duration::from_secs(5);
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// The name the Autobahn report knows this client by.
+const AGENT: &str = "echo-client";
 
 /// Sends each MESSAGE to a WebSocket server (with none: each line typed
 /// on standard input, Ctrl-D to end) and prints what comes back.
@@ -31,14 +34,22 @@ struct Args {
     /// The server; the default is lesson 3's (`cargo run -p echo`).
     #[arg(long, default_value = "ws://127.0.0.1:9003/ws")]
     url: String,
+    /// Run the Autobahn suite's client cases against its fuzzing server at
+    /// this URL (ws://127.0.0.1:PORT) instead.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["url", "messages"])]
+    autobahn: Option<String>,
     /// The messages to send, in order.
     messages: Vec<String>,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let Args { url, messages } = Args::parse();
-    match talk(&url, messages).await {
+    let args = Args::parse();
+    let result = match &args.autobahn {
+        Some(url) => autobahn(url).await,
+        None => talk(&args.url, args.messages).await,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo-client: {e}");
@@ -47,17 +58,35 @@ async fn main() -> ExitCode {
     }
 }
 
+// ANCHOR: connect
+/// Connects to `url` and completes lesson 1's client handshake.
+async fn connect(url: &str) -> Result<WebSocket<TcpStream>, String> {
+    let target = WsUrl::parse(url).map_err(|e| e.to_string())?;
+    let handshake = async {
+        let mut stream = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|e| format!("{e}\n  is the server running? (cargo run -p echo)"))?;
+        let done = client_handshake(&mut stream, &target.authority, &target.path)
+            .await
+            .map_err(|e| format!("the handshake failed: {e}"))?;
+        Ok(WebSocket::client(
+            stream,
+            &done.leftover,
+            WebSocketConfig::default(),
+        ))
+    };
+    match timeout(WAIT, handshake).await {
+        Ok(result) => result.map_err(|e: String| format!("cannot connect to {url}: {e}")),
+        Err(_) => Err(format!(
+            "cannot connect to {url}: no answer within {WAIT:?}"
+        )),
+    }
+}
+// ANCHOR_END: connect
+
 // ANCHOR: talk
 async fn talk(url: &str, messages: Vec<String>) -> Result<(), String> {
-    let (mut ws, _response) = tokio_tungstenite::connect_async(url).await.map_err(|e| {
-        let hint = match e {
-            Error::Io(_) => "is the server running? (cargo run -p echo)",
-            Error::Http(_) => "the server refused the handshake: is the path right?",
-            Error::Url(_) => "the URL must be ws://HOST:PORT/PATH",
-            _ => "is that a WebSocket server?",
-        };
-        format!("cannot connect to {url}: {e}\n  {hint}")
-    })?;
+    let mut ws = connect(url).await?;
     eprintln!("connected to {url}");
     if messages.is_empty() {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -70,14 +99,12 @@ async fn talk(url: &str, messages: Vec<String>) -> Result<(), String> {
         }
     }
     // The close handshake from our side: 1000 means "done, all fine".
-    let bye = CloseFrame {
-        code: CloseCode::Normal,
-        reason: "bye".into(),
-    };
-    ws.close(Some(bye)).await.map_err(|e| e.to_string())?;
-    match wait_for_close(&mut ws).await {
+    ws.close(CloseCode::NORMAL, "bye")
+        .await
+        .map_err(|e| e.to_string())?;
+    match ws.peer_close() {
         Some(answer) => eprintln!("closed: the server answered {answer}"),
-        None => eprintln!("closed (the server did not answer our Close)"),
+        None => eprintln!("closed"),
     }
     Ok(())
 }
@@ -85,56 +112,63 @@ async fn talk(url: &str, messages: Vec<String>) -> Result<(), String> {
 
 // ANCHOR: round_trip
 /// Sends one text message and prints what comes back.
-async fn round_trip(ws: &mut Ws, text: String) -> Result<(), String> {
+async fn round_trip(ws: &mut WebSocket<TcpStream>, text: String) -> Result<(), String> {
     println!("> {text}");
-    ws.send(Message::text(text))
+    ws.send(Message::Text(text))
         .await
         .map_err(|e| e.to_string())?;
-    loop {
-        let next = timeout(WAIT, ws.next())
-            .await
-            .map_err(|_| format!("no echo within {WAIT:?}"))?;
-        match next {
-            Some(Ok(Message::Text(echo))) => {
-                println!("< {echo}");
-                return Ok(());
-            }
-            Some(Ok(Message::Binary(echo))) => {
-                println!("< ({} bytes of binary)", echo.len());
-                return Ok(());
-            }
-            Some(Ok(Message::Close(close))) => {
-                // tungstenite has queued its answer; let it go out.
-                let _ = wait_for_close(ws).await;
-                return Err(format!(
-                    "the server closed the connection: {}",
-                    describe(close)
-                ));
-            }
-            // Pings are answered inside next(); nothing else to do.
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(e.to_string()),
-            None => return Err("the server closed the connection".into()),
+    // recv answers pings and a Close by itself: what comes out is a
+    // message, or the end.
+    match timeout(WAIT, ws.recv()).await {
+        Err(_) => Err(format!("no echo within {WAIT:?}")),
+        Ok(Ok(Some(Message::Text(echo)))) => {
+            println!("< {echo}");
+            Ok(())
         }
+        Ok(Ok(Some(Message::Binary(echo)))) => {
+            println!("< ({} bytes of binary)", echo.len());
+            Ok(())
+        }
+        Ok(Ok(Some(other))) => Err(format!("recv never returns this: {other:?}")),
+        Ok(Ok(None)) => Err(match ws.peer_close() {
+            Some(close) => format!("the server closed the connection: {close}"),
+            None => "the server closed the connection".into(),
+        }),
+        Ok(Err(e)) => Err(e.to_string()),
     }
 }
 // ANCHOR_END: round_trip
 
-/// Reads until the connection ends; returns the server's Close, if one came.
-async fn wait_for_close(ws: &mut Ws) -> Option<String> {
-    let mut answer = None;
-    while let Ok(Some(Ok(message))) = timeout(WAIT, ws.next()).await {
-        if let Message::Close(close) = message {
-            answer = Some(describe(close));
+// ANCHOR: autobahn
+/// The Autobahn suite's client protocol: how many cases, each case echoed
+/// until the server closes, then the report.
+async fn autobahn(base: &str) -> Result<(), String> {
+    let base = base.trim_end_matches('/');
+    let mut ws = connect(&format!("{base}/getCaseCount")).await?;
+    let count: u32 = match ws.recv().await {
+        Ok(Some(Message::Text(count))) => count
+            .trim()
+            .parse()
+            .map_err(|_| format!("a case count that is not a number: {count:?}"))?,
+        other => return Err(format!("no case count: {other:?}")),
+    };
+    let _ = ws.recv().await; // the server closes; we answer
+    eprintln!("{count} cases");
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={AGENT}");
+        let mut ws = connect(&url).await?;
+        // Echo until the case ends: the server closes (Ok(None)), or we
+        // failed the connection for a broken rule (Err), which is what
+        // many cases test for.
+        while let Ok(Some(message)) = ws.recv().await {
+            if ws.send(message).await.is_err() {
+                break;
+            }
         }
     }
-    answer
+    let mut ws = connect(&format!("{base}/updateReports?agent={AGENT}")).await?;
+    while let Ok(Some(_)) = ws.recv().await {}
+    eprintln!("report updated");
+    Ok(())
 }
-
-fn describe(close: Option<CloseFrame>) -> String {
-    match close {
-        Some(CloseFrame { code, reason }) if reason.is_empty() => u16::from(code).to_string(),
-        Some(CloseFrame { code, reason }) => format!("{} ({reason})", u16::from(code)),
-        None => "a Close without a code".into(),
-    }
-}
+// ANCHOR_END: autobahn

@@ -4,7 +4,7 @@
 
 use std::io;
 
-use frame::{CloseCode, CloseFrame, Frame, OpCode, encode};
+use frame::{CloseCode, CloseFrame, Frame, OpCode, Role};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 
@@ -41,7 +41,7 @@ where
             return Err(Error::InvalidCloseCode(close.code));
         }
         if self.state == State::Open {
-            encode(&Frame::close(close), &mut self.write_buf);
+            self.queue(&Frame::close(close));
             self.state = State::CloseSent {
                 deadline: Instant::now() + self.close_timeout,
             };
@@ -61,7 +61,7 @@ where
         // reported, never sent (§7.1.5, §7.4.1).
         let reply = close.as_ref().map(|close| CloseFrame::new(close.code, ""));
         self.peer_close = Some(close.unwrap_or_else(no_status));
-        encode(&Frame::close(reply), &mut self.write_buf);
+        self.queue(&Frame::close(reply));
         self.state = State::Closing {
             deadline: Instant::now() + self.close_timeout,
         };
@@ -78,7 +78,7 @@ where
         // The reason says which rule was broken; CloseFrame::encode cuts it
         // to fit a control frame, at a character boundary.
         let close = CloseFrame::new(code, error.to_string());
-        encode(&Frame::close(Some(close)), &mut self.write_buf);
+        self.queue(&Frame::close(Some(close)));
         // We do not wait for the peer's Close: after a framing error we could
         // not even find it in the byte stream. The frames it might still send
         // are thrown away while we wait for it to close TCP.
@@ -141,6 +141,16 @@ where
     /// is left, close TCP, and wait for the peer to close its side.
     pub(super) async fn close_tcp(&mut self) -> io::Result<()> {
         self.flush().await?;
+        if self.role == Role::Client {
+            // §7.1.1: the client "SHOULD wait for the server to close the
+            // connection", so that the TIME_WAIT state stays on the client.
+            // Read (and throw away) until the server's FIN, then send ours.
+            // The caller's deadline bounds the wait.
+            while self.stream.read_buf(&mut self.read_buf).await? != 0 {
+                self.read_buf.clear();
+            }
+            return self.stream.shutdown().await;
+        }
         // RFC 6455 §7.1.1: "the underlying TCP connection, in most normal
         // cases, SHOULD be closed first by the server". shutdown() sends our
         // FIN now, so the client sees the end of the stream.
