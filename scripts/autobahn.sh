@@ -10,9 +10,10 @@
 # (127.0.0.1:0; the server prints its address, so there is no race for a
 # port) and the suite's fuzzing client runs against it. For the client, the
 # suite's fuzzing server listens on a free port and `echo-client --autobahn`
-# runs its cases. Cases 1-11 (12 and 13 are permessage-deflate, which we do
-# not negotiate); one line per peer. Exit 0 when no case FAILED and no close
-# was FAILED or UNCLEAN, 1 otherwise, 2 when the suite cannot be set up.
+# runs its cases. Every case, 12 and 13 (permessage-deflate) included: a
+# peer that does not negotiate the extension gets UNIMPLEMENTED for those.
+# One line per peer. Exit 0 when no case FAILED and no close was FAILED or
+# UNCLEAN, 1 otherwise, 2 when the suite cannot be set up.
 #
 # Output, under the workspace's target/autobahn/:
 #   <server>/index.html, index.json   the suite's report, case by case
@@ -103,7 +104,7 @@ write_spec() { # outdir agent url file
 import json, sys
 outdir, agent, url, path = sys.argv[1:]
 json.dump({"outdir": outdir, "servers": [{"agent": agent, "url": url}],
-           "cases": ["*"], "exclude-cases": ["12.*", "13.*"], "exclude-agent-cases": {}},
+           "cases": ["*"], "exclude-cases": [], "exclude-agent-cases": {}},
           open(path, "w"), indent=2)
 PY
 }
@@ -121,7 +122,7 @@ run_suite() { # name dir url
       timeout -k 10 900 docker run --rm --network host --user "$(id -u):$(id -g)" \
         -v "$dir:/reports" "$IMAGE" wstest -m fuzzingclient -s /reports/fuzzingclient.json ;;
     port)
-      "$PORT_SCRIPT" -d "$AUTOBAHN_HOME" -o "$dir" -a "$name" "$url" ;;
+      "$PORT_SCRIPT" -d "$AUTOBAHN_HOME" -o "$dir" -a "$name" -x '' "$url" ;;
   esac
 }
 
@@ -133,7 +134,7 @@ run_client_suite() { # name dir
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   case $RUNNER in
     port)
-      "$PORT_SCRIPT" -d "$AUTOBAHN_HOME" -o "$dir" -a "$name" -s "$port" -- \
+      "$PORT_SCRIPT" -d "$AUTOBAHN_HOME" -o "$dir" -a "$name" -x '' -s "$port" -- \
         "$BIN/echo-client" --autobahn "ws://127.0.0.1:$port" ;;
     *)
       echo "autobahn.sh: the client's cases need the Python 3 port of wstest (AUTOBAHN_RUNNER)" >&2
@@ -162,13 +163,27 @@ missing = max(0, int(m.group(1)) - len(cases)) if m else 0
 by = collections.defaultdict(list)
 for case in sorted(cases, key=key):
     by[cases[case]["behavior"]].append(case)
+def compact(ids):
+    """Case ids, with a whole group of cases (all of 12.*) as one entry."""
+    out, done = [], set()
+    for case in ids:
+        group = case.split(".")[0]
+        if group in done:
+            continue
+        members = [c for c in cases if c.split(".")[0] == group]
+        if all(c in ids for c in members) and len(members) > 1:
+            out.append("%s.* (%d cases)" % (group, len(members)))
+            done.add(group)
+        else:
+            out.append(case)
+    return out
 failed = [c for c in sorted(cases, key=key)
           if cases[c]["behavior"] not in ("OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED")]
 bad_close = [c for c in sorted(cases, key=key) if cases[c]["behaviorClose"] in ("FAILED", "UNCLEAN")]
 ok = not failed and not bad_close and not missing
 for case in sorted(set(failed) | set(bad_close), key=key):
     print("  %-8s behavior=%s close=%s" % (case, cases[case]["behavior"], cases[case]["behaviorClose"]))
-notes = "; ".join("%s: %s" % (b, " ".join(by[b])) for b in ("NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED") if by[b])
+notes = "; ".join("%s: %s" % (b, " ".join(compact(by[b]))) for b in ("NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED") if by[b])
 print("autobahn %s: %s  %d cases  OK=%d NON-STRICT=%d INFORMATIONAL=%d UNIMPLEMENTED=%d FAILED=%d  close-failed=%d%s  %s%ss  %s  report=%s" % (
     name, "PASS" if ok else "FAIL", len(cases), len(by["OK"]), len(by["NON-STRICT"]),
     len(by["INFORMATIONAL"]), len(by["UNIMPLEMENTED"]), len(failed), len(bad_close),
@@ -176,7 +191,7 @@ print("autobahn %s: %s  %d cases  OK=%d NON-STRICT=%d INFORMATIONAL=%d UNIMPLEME
 json.dump({"server": name, "OK": len(by["OK"]), "NON-STRICT": len(by["NON-STRICT"]),
            "INFORMATIONAL": len(by["INFORMATIONAL"]), "UNIMPLEMENTED": len(by["UNIMPLEMENTED"]),
            "FAILED": len(failed), "close-failed": len(bad_close), "missing": missing,
-           "not-ok": {b: by[b] for b in ("NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED") if by[b]}},
+           "not-ok": {b: compact(by[b]) for b in ("NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED") if by[b]}},
           open(os.path.join(outdir, "counts.json"), "w"), indent=2)
 sys.exit(0 if ok else 1)
 PY
@@ -217,13 +232,14 @@ for name in servers:
         c = json.load(open(os.path.join(out, name, "counts.json")))
     except (OSError, ValueError):
         continue
-    rows.append("| %s | %d | %d | %d | %d | %d |" % (
-        label[name], c["OK"], c["NON-STRICT"], c["INFORMATIONAL"], c["FAILED"], c["close-failed"]))
+    rows.append("| %s | %d | %d | %d | %d | %d | %d |" % (
+        label[name], c["OK"], c["NON-STRICT"], c["INFORMATIONAL"], c["UNIMPLEMENTED"],
+        c["FAILED"], c["close-failed"]))
     for behavior, cases in c["not-ok"].items():
         notes.append("- %s, %s: %s" % (label[name], behavior, ", ".join(cases)))
 with open(os.path.join(out, "summary.md"), "w") as f:
-    f.write("| tested | OK | NON-STRICT | INFORMATIONAL | FAILED | close-failed |\n")
-    f.write("|---|---:|---:|---:|---:|---:|\n")
+    f.write("| tested | OK | NON-STRICT | INFORMATIONAL | UNIMPLEMENTED | FAILED | close-failed |\n")
+    f.write("|---|---:|---:|---:|---:|---:|---:|\n")
     f.write("\n".join(rows) + "\n")
     if notes:
         f.write("\nCases not OK:\n\n" + "\n".join(notes) + "\n")

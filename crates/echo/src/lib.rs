@@ -57,5 +57,5 @@ mod ws;
 
 pub use error::Error;
 pub use frame::{CloseCode, CloseFrame, Message};
-pub use server::{Config, PAGE, SHUTDOWN_TIMEOUT, Server, route, run};
+pub use server::{Config, DEFLATE, PAGE, SHUTDOWN_TIMEOUT, Server, route, route_negotiating, run};
 pub use ws::{BUFFER_KEEP, CLOSE_TIMEOUT, INITIAL_READ_CAPACITY, WebSocket, WebSocketConfig};

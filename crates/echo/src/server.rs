@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::BytesMut;
 use frame::CloseCode;
 use handshake::{
-    AcceptError, Limits, Reject, complete_upgrade, http_response, read_request, refuse,
-    write_and_close,
+    AcceptError, DeflateParams, DeflatePolicy, Limits, Reject, complete_upgrade_negotiating,
+    http_response, read_request, refuse, write_and_close,
 };
 use support::{LiveConnections, accept_until, close_all};
 use tokio::net::{TcpListener, TcpStream};
@@ -36,7 +36,21 @@ pub struct Config {
     pub handshake: Limits,
     /// See [`SHUTDOWN_TIMEOUT`]. Keep it above `websocket.close_timeout`.
     pub shutdown_timeout: Duration,
+    /// permessage-deflate, accepted when a client offers it under this
+    /// policy; `None` declines every offer. See [`DEFLATE`].
+    pub deflate: Option<DeflatePolicy>,
 }
+
+// ANCHOR: deflate_default
+/// The echo server's permessage-deflate: accepted, without context
+/// takeover. Each message is compressed and inflated on its own, so an
+/// idle connection holds no compression state at all; keeping the context
+/// compresses messages that repeat each other better, for a compressor and
+/// a window per connection (the Performance appendix measures both).
+pub const DEFLATE: DeflatePolicy = DeflatePolicy {
+    context_takeover: false,
+};
+// ANCHOR_END: deflate_default
 
 impl Default for Config {
     fn default() -> Self {
@@ -44,6 +58,7 @@ impl Default for Config {
             websocket: WebSocketConfig::default(),
             handshake: Limits::default(),
             shutdown_timeout: SHUTDOWN_TIMEOUT,
+            deflate: Some(DEFLATE),
         }
     }
 }
@@ -127,10 +142,10 @@ async fn serve(
     let _ = stream.set_nodelay(true);
     // Before the 101 there is no WebSocket to close politely: on shutdown
     // the request is simply dropped.
-    let early = tokio::select! {
+    let (early, agreed) = tokio::select! {
         () = stopping.cancelled() => return,
-        routed = route(&mut stream, config.handshake, PAGE) => match routed {
-            Ok(Some(early)) => early,
+        routed = route_negotiating(&mut stream, config.handshake, PAGE, config.deflate) => match routed {
+            Ok(Some(upgraded)) => upgraded,
             Ok(None) => return,
             Err(e) => {
                 tracing::debug!(%peer, "no WebSocket: {e}");
@@ -140,6 +155,9 @@ async fn serve(
     };
     let mut ws = WebSocket::from_upgraded(stream, &early, config.websocket);
     drop(early);
+    if let Some(agreed) = agreed {
+        ws = ws.with_deflate(agreed);
+    }
     tracing::info!(%peer, "WebSocket open");
     let ended = tokio::select! {
         ended = echo(&mut ws) => ended,
@@ -180,12 +198,24 @@ pub async fn route(
     limits: Limits,
     page: &str,
 ) -> Result<Option<BytesMut>, AcceptError> {
+    let routed = route_negotiating(stream, limits, page, None).await?;
+    Ok(routed.map(|(early, _)| early))
+}
+
+/// [`route`], accepting permessage-deflate under `deflate` when the client
+/// offers it: with the early bytes comes what was agreed.
+pub async fn route_negotiating(
+    stream: &mut TcpStream,
+    limits: Limits,
+    page: &str,
+    deflate: Option<DeflatePolicy>,
+) -> Result<Option<(BytesMut, Option<DeflateParams>)>, AcceptError> {
     let incoming = read_request(stream, limits).await?;
     let request = &incoming.request;
     let file = match request.path() {
         "/ws" => {
-            complete_upgrade(stream, request).await?;
-            return Ok(Some(incoming.leftover));
+            let (_, agreed) = complete_upgrade_negotiating(stream, request, deflate).await?;
+            return Ok(Some((incoming.leftover, agreed)));
         }
         "/" => Some(("text/html; charset=utf-8", page)),
         path => support::shared_file(path),

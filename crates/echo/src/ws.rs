@@ -21,11 +21,13 @@
 use std::io;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use frame::{
-    Assembler, CloseFrame, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, Decoder, Frame,
-    MAX_CONTROL_PAYLOAD, Message, Role, encode,
+    Assembler, COMPRESSOR_WINDOW_BITS, CloseFrame, Compressor, DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE, Decoder, Frame, Inflater, MAX_CONTROL_PAYLOAD, Message, OpCode, RSV1,
+    Role, encode,
 };
+use handshake::DeflateParams;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -126,6 +128,9 @@ pub struct WebSocket<S> {
     write_buf: BytesMut,
     decoder: Decoder,
     assembler: Assembler,
+    /// permessage-deflate's compressor, when it was agreed and we may
+    /// compress (with the full window).
+    compressor: Option<Compressor>,
     state: State,
     close_timeout: Duration,
     /// The Close the peer sent, once it has.
@@ -161,6 +166,39 @@ where
     }
     // ANCHOR_END: client
 
+    // ANCHOR: with_deflate
+    /// Speaks permessage-deflate as the handshake agreed (RFC 7692): the
+    /// messages we receive may be compressed (RSV1), and those we send are,
+    /// within the window the peer allowed us. A window of 8 bits, which our
+    /// compressor cannot keep to, gets our messages uncompressed, as the
+    /// extension allows message by message. Each direction keeps its
+    /// context unless its `*_no_context_takeover` was agreed.
+    #[must_use]
+    pub fn with_deflate(mut self, agreed: DeflateParams) -> WebSocket<S> {
+        let (ours_kept, theirs_kept, our_window) = match self.role {
+            Role::Server => (
+                !agreed.server_no_context_takeover,
+                !agreed.client_no_context_takeover,
+                agreed.server_max_window_bits,
+            ),
+            Role::Client => (
+                !agreed.client_no_context_takeover,
+                !agreed.server_no_context_takeover,
+                agreed.client_max_window_bits.flatten(),
+            ),
+        };
+        self.decoder = self.decoder.clone().with_compression();
+        self.assembler = Assembler::new()
+            .with_max_message_size(self.assembler.max_message_size())
+            .with_inflater(Inflater::new(theirs_kept));
+        let bits = our_window.unwrap_or(15);
+        self.compressor = COMPRESSOR_WINDOW_BITS
+            .contains(&bits)
+            .then(|| Compressor::with_window_bits(ours_kept, bits));
+        self
+    }
+    // ANCHOR_END: with_deflate
+
     fn new(stream: S, role: Role, early: &[u8], config: WebSocketConfig) -> WebSocket<S> {
         // A buffer of our own rather than the handshake's: that one shares
         // its memory with the request head, which we are done with.
@@ -175,6 +213,7 @@ where
             write_buf: BytesMut::new(),
             decoder: Decoder::new(role).with_max_frame_size(config.max_frame_size),
             assembler: Assembler::new().with_max_message_size(config.max_message_size),
+            compressor: None,
             state: State::Open,
             close_timeout: config.close_timeout,
             peer_close: None,
@@ -249,8 +288,8 @@ where
     /// [`Error::ControlPayloadTooLong`]; [`Error::Io`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         let frame = match message {
-            Message::Text(text) => Frame::text(text),
-            Message::Binary(bytes) => Frame::binary(bytes),
+            Message::Text(text) => self.data_frame(OpCode::Text, Bytes::from(text)),
+            Message::Binary(bytes) => self.data_frame(OpCode::Binary, bytes),
             Message::Ping(payload) | Message::Pong(payload)
                 if payload.len() > MAX_CONTROL_PAYLOAD =>
             {
@@ -266,6 +305,18 @@ where
             return Err(Error::Closed);
         }
         self.write_frame(&frame).await
+    }
+
+    /// A text or binary message in one frame: compressed, with RSV1 set,
+    /// when permessage-deflate lets us (RFC 7692 §7.2.1).
+    fn data_frame(&mut self, opcode: OpCode, payload: Bytes) -> Frame {
+        match &mut self.compressor {
+            Some(compressor) => Frame {
+                rsv: RSV1,
+                ..Frame::new(opcode, compressor.compress(&payload))
+            },
+            None => Frame::new(opcode, payload),
+        }
     }
 
     // ANCHOR: read_frame

@@ -11,6 +11,7 @@ use crate::error::FrameError;
 use crate::frame::Frame;
 use crate::header::{Header, parse_header};
 use crate::mask::apply_mask;
+use crate::opcode::OpCode;
 
 /// Who *we* are on this connection. It decides which way masking goes
 /// (RFC 6455 §5.1): clients mask, servers do not.
@@ -54,6 +55,8 @@ pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 * 1024 * 1024;
 pub struct Decoder {
     role: Role,
     max_frame_size: usize,
+    /// The RSV bits an agreed extension gives a meaning to.
+    extension_bits: u8,
 }
 
 impl Decoder {
@@ -63,7 +66,16 @@ impl Decoder {
         Decoder {
             role,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            extension_bits: 0,
         }
+    }
+
+    /// Accepts [`crate::RSV1`] on a message's first frame: permessage-deflate
+    /// was agreed, and RSV1 says "this message is compressed".
+    #[must_use]
+    pub fn with_compression(mut self) -> Decoder {
+        self.extension_bits = crate::header::RSV1;
+        self
     }
 
     /// Sets the largest payload one frame may announce; bigger frames are
@@ -106,7 +118,7 @@ impl Decoder {
         };
 
         // 2. The rules that depend on who we are.
-        check_peer_rules(&header, Some(self.role))?;
+        check_peer_rules(&header, Some(self.role), self.extension_bits)?;
 
         // 3. The size limit, now, while all we hold is the header: a peer
         //    announcing 2^62 bytes has cost us nothing but its header.
@@ -161,7 +173,11 @@ impl Decoder {
 /// The rules that depend on the connection rather than on the frame alone.
 /// `reader` is who reads the frame; `None` skips the masking rule (the
 /// annotator uses that when it does not know which way the bytes went).
-pub(crate) fn check_peer_rules(header: &Header, reader: Option<Role>) -> Result<(), FrameError> {
+pub(crate) fn check_peer_rules(
+    header: &Header,
+    reader: Option<Role>,
+    extension_bits: u8,
+) -> Result<(), FrameError> {
     match (reader, header.mask) {
         // RFC 6455 §5.1: "a client MUST mask all frames that it sends to the
         // server" ... "The server MUST close the connection upon receiving a
@@ -174,8 +190,14 @@ pub(crate) fn check_peer_rules(header: &Header, reader: Option<Role>) -> Result<
         _ => {}
     }
     // RFC 6455 §5.2: RSV1-3 "MUST be 0 unless an extension is negotiated that
-    // defines meanings for non-zero values". We never negotiate one.
-    if header.rsv != 0 {
+    // defines meanings for non-zero values". The one we may negotiate,
+    // permessage-deflate, gives RSV1 a meaning on a message's first frame
+    // only: never on a continuation or a control frame (RFC 7692 §6.1).
+    let allowed = match header.opcode {
+        OpCode::Text | OpCode::Binary => extension_bits,
+        _ => 0,
+    };
+    if header.rsv & !allowed != 0 {
         return Err(FrameError::ReservedBitsSet);
     }
     Ok(())

@@ -28,9 +28,11 @@ pub enum FrameError {
     /// NOT mask any frames" and "a client MUST close a connection if it detects
     /// a masked frame" (1002).
     MaskedServerFrame,
-    /// RSV1, RSV2 or RSV3 is set. RFC 6455 §5.2: they "MUST be 0 unless an
-    /// extension is negotiated that defines meanings for non-zero values"; we
-    /// negotiate none (1002).
+    /// RSV1, RSV2 or RSV3 is set where no agreed extension gives it a
+    /// meaning. RFC 6455 §5.2: they "MUST be 0 unless an extension is
+    /// negotiated that defines meanings for non-zero values";
+    /// permessage-deflate gives RSV1 one, on a message's first frame only
+    /// (1002).
     ReservedBitsSet,
     /// The opcode is one of the reserved `0x3`-`0x7`, `0xB`-`0xF`. RFC 6455 §5.2:
     /// "If an unknown opcode is received, the receiving endpoint MUST _Fail the
@@ -192,6 +194,13 @@ pub enum MessageError {
     },
     /// A Close frame's body is malformed.
     InvalidClose(CloseError),
+    /// A message marked compressed (RSV1) where permessage-deflate was
+    /// not agreed (RFC 6455 §5.2: RSV bits "MUST be 0 unless an extension
+    /// is negotiated that defines meanings for non-zero values") (1002).
+    CompressionNotAgreed,
+    /// A compressed message's payload is not valid DEFLATE data
+    /// (RFC 7692 §7.2.2) (1007).
+    BadCompression,
 }
 // ANCHOR_END: message_error
 
@@ -199,10 +208,10 @@ impl MessageError {
     /// The status code to send in our Close frame before dropping the connection.
     pub const fn close_code(&self) -> CloseCode {
         match self {
-            MessageError::ContinuationWithoutStart | MessageError::NewMessageMidFragment => {
-                CloseCode::PROTOCOL_ERROR
-            }
-            MessageError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            MessageError::ContinuationWithoutStart
+            | MessageError::NewMessageMidFragment
+            | MessageError::CompressionNotAgreed => CloseCode::PROTOCOL_ERROR,
+            MessageError::InvalidUtf8 | MessageError::BadCompression => CloseCode::INVALID_PAYLOAD,
             MessageError::MessageTooLarge { .. } => CloseCode::TOO_BIG,
             MessageError::InvalidClose(e) => e.close_code(),
         }
@@ -229,6 +238,12 @@ impl fmt::Display for MessageError {
                 )
             }
             MessageError::InvalidClose(e) => e.fmt(f),
+            MessageError::CompressionNotAgreed => f.write_str(
+                "compressed message (RSV1) but permessage-deflate was not agreed (RFC 6455 §5.2)",
+            ),
+            MessageError::BadCompression => {
+                f.write_str("compressed message is not valid DEFLATE data (RFC 7692 §7.2.2)")
+            }
         }
     }
 }

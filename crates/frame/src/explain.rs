@@ -327,7 +327,7 @@ fn describe(
         }
         Err(error) => return invalid(error, out),
     };
-    if let Err(error) = check_peer_rules(&header, reader) {
+    if let Err(error) = check_peer_rules(&header, reader, 0) {
         return invalid(error, out);
     }
 

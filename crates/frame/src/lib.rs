@@ -61,6 +61,7 @@
 mod assemble;
 mod close;
 mod decode;
+mod deflate;
 mod error;
 mod examples;
 mod explain;
@@ -73,6 +74,7 @@ mod opcode;
 pub use assemble::{Assembler, DEFAULT_MAX_MESSAGE_SIZE, Message};
 pub use close::{CloseCode, CloseFrame, fit_reason};
 pub use decode::{DEFAULT_MAX_FRAME_SIZE, Decoder, Role};
+pub use deflate::{COMPRESSOR_WINDOW_BITS, Compressor, DEFLATE_TAIL, INFLATE_CHUNK, Inflater};
 pub use error::{CloseError, FrameError, MessageError};
 pub use examples::{Example, rfc6455_examples};
 pub use explain::{

@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::accept::{accept_key, generate_key};
+use crate::extensions::{CLIENT_OFFER, DeflateParams, accept_deflate_answer};
 use crate::head::{Limits, ReadHeadError, read_head};
 use crate::parse::{ParseError, Response, parse_response};
 
@@ -15,6 +16,21 @@ use crate::parse::{ParseError, Response, parse_response};
 /// The opening handshake request for `ws://{host}{path}` with the given key.
 /// `host` is what goes in the `Host` header, port included when it is not 80.
 pub fn client_request(host: &str, path: &str, key: &str) -> String {
+    client_request_offering(host, path, key, None)
+}
+// ANCHOR_END: client_request
+
+/// The same request, offering extensions (a `Sec-WebSocket-Extensions`
+/// value) when `extensions` is given.
+pub fn client_request_offering(
+    host: &str,
+    path: &str,
+    key: &str,
+    extensions: Option<&str>,
+) -> String {
+    let offer = extensions
+        .map(|value| format!("Sec-WebSocket-Extensions: {value}\r\n"))
+        .unwrap_or_default();
     format!(
         "GET {path} HTTP/1.1\r\n\
          Host: {host}\r\n\
@@ -22,10 +38,10 @@ pub fn client_request(host: &str, path: &str, key: &str) -> String {
          Connection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\n\
          Sec-WebSocket-Version: 13\r\n\
+         {offer}\
          \r\n"
     )
 }
-// ANCHOR_END: client_request
 
 /// Why the server's answer does not complete the handshake. RFC 6455 §4.1
 /// says the client MUST fail the connection in each of these cases.
@@ -60,6 +76,9 @@ pub enum ClientError {
         /// The header that should not be there.
         header: &'static str,
     },
+    /// The server answered our permessage-deflate offer with something
+    /// RFC 7692 does not allow, or with another extension.
+    BadExtensionAnswer(String),
 }
 
 impl fmt::Display for ClientError {
@@ -81,6 +100,7 @@ impl fmt::Display for ClientError {
             ClientError::UnrequestedNegotiation { header } => {
                 write!(f, "server sent {header} that we did not ask for")
             }
+            ClientError::BadExtensionAnswer(why) => f.write_str(why),
         }
     }
 }
@@ -98,12 +118,25 @@ pub struct ClientHandshake {
     pub response: Response,
     /// Bytes after the response head: frames the server sent right away.
     pub leftover: BytesMut,
+    /// permessage-deflate, if we offered it and the server agreed.
+    pub deflate: Option<DeflateParams>,
 }
 
 // ANCHOR: check_response
 /// Checks a response head against the key we sent (RFC 6455 §4.1, the
 /// client's duties after sending its handshake).
 pub fn check_response(response: &Response, key: &str) -> Result<(), ClientError> {
+    check_response_offered(response, key, false).map(|_| ())
+}
+
+/// [`check_response`], for a request that offered permessage-deflate
+/// ([`CLIENT_OFFER`]) when `offered_deflate`: the server's answer to it
+/// is checked and returned.
+pub fn check_response_offered(
+    response: &Response,
+    key: &str,
+    offered_deflate: bool,
+) -> Result<Option<DeflateParams>, ClientError> {
     if response.status != 101 {
         return Err(ClientError::NotSwitching {
             status: response.status,
@@ -124,12 +157,30 @@ pub fn check_response(response: &Response, key: &str) -> Result<(), ClientError>
             got: got.map(str::to_owned),
         });
     }
-    for header in ["Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol"] {
-        if response.headers.get_all(header).next().is_some() {
-            return Err(ClientError::UnrequestedNegotiation { header });
+    if response
+        .headers
+        .get_all("Sec-WebSocket-Protocol")
+        .next()
+        .is_some()
+    {
+        return Err(ClientError::UnrequestedNegotiation {
+            header: "Sec-WebSocket-Protocol",
+        });
+    }
+    let answered = response
+        .headers
+        .get_all("Sec-WebSocket-Extensions")
+        .next()
+        .is_some();
+    match (offered_deflate, answered) {
+        (_, false) => Ok(None),
+        (false, true) => Err(ClientError::UnrequestedNegotiation {
+            header: "Sec-WebSocket-Extensions",
+        }),
+        (true, true) => {
+            accept_deflate_answer(&response.headers).map_err(ClientError::BadExtensionAnswer)
         }
     }
-    Ok(())
 }
 // ANCHOR_END: check_response
 
@@ -143,8 +194,23 @@ pub async fn client_handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    client_handshake_offering(stream, host, path, false).await
+}
+
+/// [`client_handshake`], offering permessage-deflate ([`CLIENT_OFFER`])
+/// when `deflate`; what the server agreed to is in
+/// [`ClientHandshake::deflate`].
+pub async fn client_handshake_offering<S>(
+    stream: &mut S,
+    host: &str,
+    path: &str,
+    deflate: bool,
+) -> Result<ClientHandshake, ClientError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let key = generate_key();
-    let request = client_request(host, path, &key);
+    let request = client_request_offering(host, path, &key, deflate.then_some(CLIENT_OFFER));
     stream
         .write_all(request.as_bytes())
         .await
@@ -153,12 +219,13 @@ where
         .await
         .map_err(ClientError::Read)?;
     let response = parse_response(&raw_response).map_err(ClientError::Malformed)?;
-    check_response(&response, &key)?;
+    let deflate = check_response_offered(&response, &key, deflate)?;
     Ok(ClientHandshake {
         request,
         raw_response,
         response,
         leftover,
+        deflate,
     })
 }
 

@@ -29,6 +29,7 @@
 //! | `server_side` | the server's half: [`validate`], [`Reject`], [`accept`] |
 //! | `client_side` | the client's half: [`client_handshake`] |
 //! | `url` | a `ws://` URL taken apart: [`WsUrl`] |
+//! | `extensions` | `Sec-WebSocket-Extensions`, and permessage-deflate's negotiation |
 //! | `lesson` | what `cargo run -p handshake` runs |
 //!
 //! Run it and open the page it prints:
@@ -45,6 +46,7 @@
 
 mod accept;
 mod client_side;
+mod extensions;
 mod head;
 mod lesson;
 mod parse;
@@ -53,7 +55,12 @@ mod url;
 
 pub use accept::{AcceptSteps, GUID, accept_key, accept_steps, generate_key, is_valid_key};
 pub use client_side::{
-    ClientError, ClientHandshake, check_response, client_handshake, client_request,
+    ClientError, ClientHandshake, check_response, check_response_offered, client_handshake,
+    client_handshake_offering, client_request, client_request_offering,
+};
+pub use extensions::{
+    CLIENT_OFFER, DeflateParams, DeflatePolicy, Extension, ExtensionSyntax, PERMESSAGE_DEFLATE,
+    WINDOW_BITS, accept_deflate_answer, negotiate_deflate, parse_extensions,
 };
 pub use head::{HEAD_TIMEOUT, Limits, MAX_HEAD_BYTES, ReadHeadError, find_blank_line, read_head};
 pub use lesson::{
@@ -63,7 +70,7 @@ pub use lesson::{
 pub use parse::{Headers, ParseError, Request, Response, Version, parse_request, parse_response};
 pub use server_side::{
     AcceptError, IncomingRequest, Reject, Upgraded, accept, check_origin, choose_subprotocol,
-    complete_upgrade, http_response, read_request, refuse, response_101, response_101_speaking,
-    validate, write_and_close,
+    complete_upgrade, complete_upgrade_negotiating, http_response, read_request, refuse,
+    response_101, response_101_with, validate, write_and_close,
 };
 pub use url::{UrlError, WsUrl};

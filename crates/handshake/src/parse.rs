@@ -237,6 +237,14 @@ pub fn parse_response(head: &[u8]) -> Result<Response, ParseError> {
     })
 }
 
+/// An HTTP token (RFC 9110 §5.6.2): one or more visible ASCII characters,
+/// none of them a delimiter.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"(),/:;<=>?@[\\]{}".contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::accept::{accept_key, is_valid_key};
+use crate::extensions::{DeflateParams, DeflatePolicy, negotiate_deflate};
 use crate::head::{Limits, ReadHeadError, read_head};
-use crate::parse::{ParseError, Request, Version, parse_request};
+use crate::parse::{ParseError, Request, Version, is_token, parse_request};
 
 // ANCHOR: reject
 /// Why a handshake request is refused. Each variant is one rule of RFC 6455
@@ -247,7 +248,7 @@ pub fn check_origin(req: &Request, allowed: &[&str]) -> Result<(), Reject> {
 /// The 101 response that completes the handshake (RFC 6455 §4.2.2 step 5).
 /// After its blank line the TCP connection carries WebSocket frames only.
 pub fn response_101(accept: &str) -> String {
-    response_101_speaking(accept, None)
+    response_101_with(accept, &[])
 }
 // ANCHOR_END: response_101
 
@@ -276,29 +277,24 @@ pub fn choose_subprotocol(
         .find_map(|name| supported.iter().find(|ours| *ours == name).copied()))
 }
 
-/// The 101, naming the subprotocol chosen, if any.
-pub fn response_101_speaking(accept: &str, subprotocol: Option<&str>) -> String {
-    let protocol = subprotocol
-        .map(|name| format!("Sec-WebSocket-Protocol: {name}\r\n"))
-        .unwrap_or_default();
+/// The 101 with more headers: the subprotocol chosen
+/// (`Sec-WebSocket-Protocol`), the extensions agreed
+/// (`Sec-WebSocket-Extensions`).
+pub fn response_101_with(accept: &str, headers: &[(&str, &str)]) -> String {
+    let more: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     format!(
         "HTTP/1.1 101 Switching Protocols\r\n\
          Upgrade: websocket\r\n\
          Connection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\n\
-         {protocol}\
+         {more}\
          \r\n"
     )
 }
 // ANCHOR_END: subprotocol
-
-/// An HTTP token (RFC 9110 §5.6.2): one or more visible ASCII characters,
-/// none of them a delimiter.
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_graphic() && !b"\"(),/:;<=>?@[\\]{}".contains(&b))
-}
 
 /// Why a connection did not become a WebSocket.
 #[derive(Debug)]
@@ -385,14 +381,35 @@ pub async fn complete_upgrade<S>(stream: &mut S, request: &Request) -> Result<St
 where
     S: AsyncWrite + Unpin,
 {
+    complete_upgrade_negotiating(stream, request, None)
+        .await
+        .map(|(response, _)| response)
+}
+
+/// [`complete_upgrade`], accepting permessage-deflate under `deflate`'s
+/// policy if the client offers it ([`negotiate_deflate`]): returns the
+/// 101 sent and what was agreed.
+pub async fn complete_upgrade_negotiating<S>(
+    stream: &mut S,
+    request: &Request,
+    deflate: Option<DeflatePolicy>,
+) -> Result<(String, Option<DeflateParams>), AcceptError>
+where
+    S: AsyncWrite + Unpin,
+{
     match validate(request) {
         Ok(accept) => {
-            let response = response_101(&accept);
+            let agreed = deflate.and_then(|policy| negotiate_deflate(&request.headers, policy));
+            let value = agreed.map(|params| params.header_value());
+            let extensions = value
+                .as_deref()
+                .map(|value| ("Sec-WebSocket-Extensions", value));
+            let response = response_101_with(&accept, extensions.as_slice());
             stream
                 .write_all(response.as_bytes())
                 .await
                 .map_err(AcceptError::Io)?;
-            Ok(response)
+            Ok((response, agreed))
         }
         Err(reject) => Err(refuse(stream, reject).await),
     }
@@ -488,7 +505,7 @@ mod tests {
         }
         assert_eq!(Reject::BadSubprotocols.status(), 400);
         assert_eq!(
-            response_101_speaking("x", Some("chat.v1")),
+            response_101_with("x", &[("Sec-WebSocket-Protocol", "chat.v1")]),
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: x\r\nSec-WebSocket-Protocol: chat.v1\r\n\r\n"
         );

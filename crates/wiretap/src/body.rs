@@ -49,8 +49,11 @@ pub(crate) enum Progress {
     More,
     /// The body ended; the next byte starts a new head.
     Done,
-    /// The framing is broken; decode nothing more this way.
-    Broken,
+    /// The framing is broken; decode nothing more this way. The bad part
+    /// (a chunk-size line, say) began this many bytes before the end of
+    /// what was used: where it began does not depend on how the stream was
+    /// split into reads.
+    Broken(usize),
 }
 
 /// One body going by.
@@ -126,12 +129,12 @@ impl Body {
             }
             Framing::Chunked(chunk) => match chunk {
                 Chunk::Size(line) => match take_line(line, input) {
-                    Err(()) => (0, Progress::Broken),
+                    Err(()) => (0, Progress::Broken(line.len())),
                     Ok((used, false)) => (used, Progress::More),
                     Ok((used, true)) => {
                         let size = chunk_size(line);
                         *chunk = match size {
-                            None => return (used, Progress::Broken),
+                            None => return (used, Progress::Broken(line.len())),
                             Some(0) => Chunk::Trailer(BytesMut::new()),
                             Some(left) => Chunk::Data { left },
                         };
@@ -152,7 +155,7 @@ impl Body {
                     // read may end between the two.
                     let want = if *seen == 0 { b'\r' } else { b'\n' };
                     if input[0] != want {
-                        return (0, Progress::Broken);
+                        return (0, Progress::Broken(usize::from(*seen)));
                     }
                     *seen += 1;
                     if *seen == 2 {
@@ -161,7 +164,7 @@ impl Body {
                     (1, Progress::More)
                 }
                 Chunk::Trailer(line) => match take_line(line, input) {
-                    Err(()) => (0, Progress::Broken),
+                    Err(()) => (0, Progress::Broken(line.len())),
                     Ok((used, false)) => (used, Progress::More),
                     // An empty line ends the trailers, and the body.
                     Ok((used, true)) if strip_eol(line).is_empty() => (used, Progress::Done),

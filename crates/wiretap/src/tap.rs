@@ -140,7 +140,11 @@ impl ConnTap {
 
     /// Takes the next `bytes` going `dir`, and appends what they complete
     /// to `out`. Any split of the stream into calls gives the same reports
-    /// (except [`What::Raw`], one per call).
+    /// (except [`What::Raw`], one per call), up to the first
+    /// [`What::Undecodable`] in a direction: that one gives the same kind of
+    /// reason at the same offset, but its details (which line of a head was
+    /// bad) and how many bytes it and the reports after it carry depend on
+    /// how the bytes arrived.
     pub fn feed(&mut self, dir: Direction, bytes: &[u8], out: &mut Vec<Seen>) {
         let first = out.len();
         if self.options.hex && !bytes.is_empty() {
@@ -231,10 +235,10 @@ impl ConnTap {
                         let frames = *then_frames;
                         (used, Next::BodyDone { frames })
                     }
-                    (used, Progress::Broken) => {
+                    (used, Progress::Broken(back)) => {
                         let rest = &input[used..];
                         let why = Undecodable::BadChunk;
-                        (used, Next::lost(why, at + used as u64, rest))
+                        (used, Next::lost(why, at + used as u64 - back as u64, rest))
                     }
                 },
                 Mode::Frames(reader) => (reader.step(input, at, out), Next::Same),
@@ -461,15 +465,16 @@ fn head_step(buf: &mut BytesMut, at: u64, input: &[u8], dir: Direction) -> (usiz
         let head = std::mem::take(buf).freeze();
         return (used, Next::Head { head, start });
     }
-    let why = if buf.len() >= MAX_HEAD_BYTES {
-        Some(Undecodable::HeadTooLarge {
-            max: MAX_HEAD_BYTES,
-        })
-    } else {
-        // Say "not HTTP" as soon as the first bytes show it (a TLS
-        // handshake sent to a plain port, say), not 8 KiB later.
-        implausible_start(buf, dir).map(Undecodable::NotHttp)
-    };
+    // Say "not HTTP" as soon as the first bytes show it (a TLS handshake
+    // sent to a plain port, say), not 8 KiB later; and the same however the
+    // bytes arrived, so before the size limit.
+    let why = implausible_start(buf, dir)
+        .map(Undecodable::NotHttp)
+        .or_else(|| {
+            (buf.len() >= MAX_HEAD_BYTES).then_some(Undecodable::HeadTooLarge {
+                max: MAX_HEAD_BYTES,
+            })
+        });
     match why {
         Some(why) => (take, Next::lost(why, start, &std::mem::take(buf))),
         None => (take, Next::Same),

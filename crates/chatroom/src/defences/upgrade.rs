@@ -149,7 +149,10 @@ impl Upgrade {
                 Err(e) => tracing::debug!(%peer, "no socket after the 101: {e}"),
             }
         });
-        let answer = handshake::response_101_speaking(&pass.accept, pass.subprotocol);
+        let protocol = pass
+            .subprotocol
+            .map(|name| ("Sec-WebSocket-Protocol", name));
+        let answer = handshake::response_101_with(&pass.accept, protocol.as_slice());
         from_lesson_one(answer.as_bytes())
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use echo::{CloseCode, Message, WebSocket, WebSocketConfig};
-use handshake::{WsUrl, client_handshake};
+use handshake::{WsUrl, client_handshake_offering};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -66,14 +66,15 @@ async fn connect(url: &str) -> Result<WebSocket<TcpStream>, String> {
         let mut stream = TcpStream::connect((target.host.as_str(), target.port))
             .await
             .map_err(|e| format!("{e}\n  is the server running? (cargo run -p echo)"))?;
-        let done = client_handshake(&mut stream, &target.authority, &target.path)
+        // We offer permessage-deflate; the server may accept or not.
+        let done = client_handshake_offering(&mut stream, &target.authority, &target.path, true)
             .await
             .map_err(|e| format!("the handshake failed: {e}"))?;
-        Ok(WebSocket::client(
-            stream,
-            &done.leftover,
-            WebSocketConfig::default(),
-        ))
+        let ws = WebSocket::client(stream, &done.leftover, WebSocketConfig::default());
+        Ok(match done.deflate {
+            Some(agreed) => ws.with_deflate(agreed),
+            None => ws,
+        })
     };
     match timeout(WAIT, handshake).await {
         Ok(result) => result.map_err(|e: String| format!("cannot connect to {url}: {e}")),

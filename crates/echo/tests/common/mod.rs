@@ -107,22 +107,36 @@ pub struct RawClient {
 impl RawClient {
     /// Connects and completes the opening handshake.
     pub async fn connect(addr: SocketAddr) -> RawClient {
+        RawClient::connect_offering(addr, false).await.0
+    }
+
+    /// Connects, offering permessage-deflate if `deflate`; returns what the
+    /// server agreed to, and a client that accepts compressed frames then.
+    pub async fn connect_offering(
+        addr: SocketAddr,
+        deflate: bool,
+    ) -> (RawClient, Option<handshake::DeflateParams>) {
         let mut stream = timeout(WAIT, TcpStream::connect(addr))
             .await
             .unwrap()
             .unwrap();
         let done = timeout(
             WAIT,
-            handshake::client_handshake(&mut stream, &addr.to_string(), "/ws"),
+            handshake::client_handshake_offering(&mut stream, &addr.to_string(), "/ws", deflate),
         )
         .await
         .unwrap()
         .expect("our server completes the handshake");
-        RawClient {
+        let decoder = match done.deflate {
+            Some(_) => Decoder::new(Role::Client).with_compression(),
+            None => Decoder::new(Role::Client),
+        };
+        let client = RawClient {
             stream,
             buf: done.leftover,
-            decoder: Decoder::new(Role::Client),
-        }
+            decoder,
+        };
+        (client, done.deflate)
     }
 
     /// Sends bytes exactly as given.

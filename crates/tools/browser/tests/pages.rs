@@ -85,7 +85,8 @@ async fn handshake_page_shows_a_completed_handshake() -> Result<(), Error> {
 }
 
 /// Lesson 3: what is typed comes back, byte for byte, multi-byte UTF-8
-/// included, whether sent with Enter or with the Send button.
+/// included, whether sent with Enter or with the Send button, and
+/// compressed with permessage-deflate, which Chromium and our server agree.
 #[tokio::test]
 async fn echo_page_echoes_what_is_typed() -> Result<(), Error> {
     let Some((server, browser)) = open_page(echo::run).await? else {
@@ -121,6 +122,25 @@ async fn echo_page_echoes_what_is_typed() -> Result<(), Error> {
         2,
         "one echo per message"
     );
+
+    // Chromium offers permessage-deflate, and our server accepts it: both
+    // messages above went compressed, both ways.
+    let extensions = browser.script("return window.ws.extensions;").await?;
+    assert_eq!(
+        extensions, "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        "the extensions the 101 named"
+    );
+    // A message big enough to be worth compressing, compared in the page.
+    let echoed = browser
+        .script(
+            "const text = 'compress me, '.repeat(5000) + '✓';
+             return new Promise((done) => {
+               window.ws.addEventListener('message', (e) => done(e.data === text), { once: true });
+               window.ws.send(text);
+             });",
+        )
+        .await?;
+    assert_eq!(echoed, true, "a 65 KB message came back byte for byte");
 
     finish(browser, server, "echo").await
 }

@@ -330,10 +330,23 @@ fn header<'a>(r: &'a Rec, name: &str) -> Option<&'a str> {
 // ---------------------------------------------------------------------------
 // The sessions
 
+/// Lesson 3's echo, as `cargo run -p echo -- --no-deflate` serves it: the
+/// tap reads no compressed payload, and the chapters show these frames.
+async fn plain_echo(listener: tokio::net::TcpListener, stop: browser::Shutdown) {
+    let config = echo::Config {
+        deflate: None,
+        ..echo::Config::default()
+    };
+    echo::Server::new(listener)
+        .with_config(config)
+        .run(stop)
+        .await;
+}
+
 /// Lesson 3's page through the tap: load, "Hello" with Enter, "Hello" with
 /// the button, Disconnect.
 async fn echo_session(out: &mut Transcripts) -> Result<()> {
-    let echo = LessonServer::start(echo::run).await?;
+    let echo = LessonServer::start(plain_echo).await?;
     let tap = Tap::start(echo.addr()).await?;
     let tap_host = tap.addr().to_string();
     let browser = Browser::start().await?;
@@ -483,7 +496,7 @@ async fn echo_session(out: &mut Transcripts) -> Result<()> {
 
 /// Chromium sent `https://` to the plain tap: it reports the TLS record.
 async fn tls_session(out: &mut Transcripts) -> Result<()> {
-    let echo = LessonServer::start(echo::run).await?;
+    let echo = LessonServer::start(plain_echo).await?;
     let tap = Tap::start(echo.addr()).await?;
     let browser = Browser::start().await?;
     let url = format!("https://{}/", tap.addr());
