@@ -27,6 +27,10 @@
 //!   verdict are those of decoding the whole stream at once.
 #![no_main]
 
+#[path = "shared/reads.rs"]
+mod shared;
+use shared::reads;
+
 use bytes::BytesMut;
 use frame::{DEFAULT_MAX_FRAME_SIZE, Decoder, Frame, FrameError, MAX_CONTROL_PAYLOAD, Role};
 use libfuzzer_sys::fuzz_target;
@@ -174,29 +178,4 @@ fn check_frame(decoder: &Decoder, wire: &[u8], frame: &Frame) {
         "the re-encoded frame decodes to another frame"
     );
     assert!(again.is_empty(), "re-encoding left bytes over");
-}
-
-/// `stream` cut into reads: one read for `split` 0, otherwise pseudo-random
-/// reads of 1 to 2^(split & 7) bytes, decided by `split`.
-fn reads(stream: &[u8], split: u8) -> impl Iterator<Item = &[u8]> {
-    let mut rest = stream;
-    let max = 1usize << (split & 7);
-    let mut state = u32::from(split).wrapping_mul(0x9E37_79B9) | 1;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let n = if split == 0 {
-            rest.len()
-        } else {
-            // xorshift32
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            1 + state as usize % max
-        };
-        let (read, after) = rest.split_at(n.min(rest.len()));
-        rest = after;
-        Some(read)
-    })
 }

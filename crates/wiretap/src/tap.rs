@@ -462,6 +462,12 @@ fn head_step(buf: &mut BytesMut, at: u64, input: &[u8], dir: Direction) -> (usiz
         // The bytes after the head are not ours: give them back.
         let used = take - (buf.len() - end);
         buf.truncate(end);
+        // A whole head that starts as no HTTP does is not HTTP either: the
+        // same verdict as when its first bytes arrive on their own.
+        if let Some(why) = implausible_start(buf, dir) {
+            let why = Undecodable::NotHttp(why);
+            return (used, Next::lost(why, start, &std::mem::take(buf)));
+        }
         let head = std::mem::take(buf).freeze();
         return (used, Next::Head { head, start });
     }

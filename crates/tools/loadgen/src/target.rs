@@ -166,28 +166,17 @@ mod tests {
     }
 
     #[test]
-    fn other_mistakes() {
+    fn other_mistakes_are_lesson_ones() {
+        // WsUrl's own tests go through every form; here, that each of its
+        // refusals comes through as ours.
         assert_eq!(Target::parse("wss://127.0.0.1/"), Err(TargetError::Tls));
-        for url in ["http://127.0.0.1/", "127.0.0.1:9003/ws"] {
-            assert!(
-                matches!(Target::parse(url), Err(TargetError::NotWs { .. })),
-                "{url}"
-            );
-        }
-        for url in [
-            "ws:///ws",
-            "ws://127.0.0.1:0/",
-            "ws://127.0.0.1:65536/",
-            "ws://127.0.0.1:x/",
-            "ws://u@127.0.0.1/",
-            "ws://127.0.0.1/#top",
-            "ws://[::1/",
-        ] {
-            assert!(
-                matches!(Target::parse(url), Err(TargetError::Malformed { .. })),
-                "{url}: {:?}",
-                Target::parse(url)
-            );
-        }
+        assert!(matches!(
+            Target::parse("http://127.0.0.1/"),
+            Err(TargetError::NotWs { .. })
+        ));
+        assert!(matches!(
+            Target::parse("ws://127.0.0.1:0/"),
+            Err(TargetError::Malformed { .. })
+        ));
     }
 }
