@@ -218,16 +218,27 @@ mod tests {
         data: &[u8],
         max: usize,
     ) -> Result<Vec<u8>, MessageError> {
-        let mut out = Vec::new();
-        let mut size = 0;
-        inflater.inflate(data, max, &mut size, |chunk| {
+        inflate_pieces(inflater, data, data.len().max(1), max)
+    }
+
+    /// Inflates a whole message fed in pieces of `piece` bytes; the size
+    /// the inflater counts must be what came out.
+    fn inflate_pieces(
+        inflater: &mut Inflater,
+        data: &[u8],
+        piece: usize,
+        max: usize,
+    ) -> Result<Vec<u8>, MessageError> {
+        let (mut out, mut size) = (Vec::new(), 0);
+        let mut sink = |chunk: &[u8]| {
             out.extend_from_slice(chunk);
             Ok(())
-        })?;
-        inflater.finish(max, &mut size, |chunk| {
-            out.extend_from_slice(chunk);
-            Ok(())
-        })?;
+        };
+        for part in data.chunks(piece) {
+            inflater.inflate(part, max, &mut size, &mut sink)?;
+        }
+        inflater.finish(max, &mut size, &mut sink)?;
+        assert_eq!(size, out.len());
         Ok(out)
     }
 
@@ -264,43 +275,32 @@ mod tests {
         assert_ne!(lost.as_deref().ok(), Some(&b"Hello"[..]), "{lost:?}");
     }
 
+    /// `len` bytes of xorshift noise from `seed`: incompressible.
+    fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect()
+    }
+
     #[test]
     fn round_trips_empty_and_big_messages_in_pieces() {
         let big: Vec<u8> = (0..200_000u32)
             .map(|i| (i % 251) as u8 ^ (i / 977) as u8)
             .collect();
         // Incompressible: stored blocks, and more output than one chunk.
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        let noise: Vec<u8> = (0..65_536)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let noise = noise(65_536, 0x2545_f491_4f6c_dd1d);
         for message in [&b""[..], b"x", &big[..], &noise[..]] {
             let compressed = Compressor::new(false).compress(message);
             // Inflated from pieces of every size, the result is the same.
             for piece in [1, 7, 4096, compressed.len().max(1)] {
-                let mut inflater = Inflater::new(false);
-                let (mut out, mut size) = (Vec::new(), 0);
-                for part in compressed.chunks(piece) {
-                    inflater
-                        .inflate(part, usize::MAX, &mut size, |c| {
-                            out.extend_from_slice(c);
-                            Ok(())
-                        })
-                        .unwrap();
-                }
-                inflater
-                    .finish(usize::MAX, &mut size, |c| {
-                        out.extend_from_slice(c);
-                        Ok(())
-                    })
+                let out = inflate_pieces(&mut Inflater::new(false), &compressed, piece, usize::MAX)
                     .unwrap();
                 assert_eq!(out, message);
-                assert_eq!(size, message.len());
             }
         }
     }
@@ -327,15 +327,7 @@ mod tests {
     fn a_small_window_is_kept_to() {
         // 2 KiB of noise, eight times: a 32 KiB window finds the repeats,
         // a 512-byte window cannot reach back to them.
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        let block: Vec<u8> = (0..2048)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let block = noise(2048, 0x9e37_79b9_7f4a_7c15);
         let message = block.repeat(8);
         let full = Compressor::new(false).compress(&message);
         for bits in COMPRESSOR_WINDOW_BITS {
