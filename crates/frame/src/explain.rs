@@ -72,7 +72,7 @@ impl fmt::Display for Annotation {
 ///
 /// Never panics, whatever the bytes.
 pub fn annotate(bytes: &[u8], reader: Option<Role>) -> Annotation {
-    annotate_with(bytes, reader, Payload::Whole)
+    annotate_with(bytes, reader, Payload::Whole, Compression::Off)
 }
 // ANCHOR_END: annotate
 
@@ -87,7 +87,36 @@ pub fn annotate(bytes: &[u8], reader: Option<Role>) -> Annotation {
 /// whole frame is in `bytes` the result is exactly [`annotate`]'s; when it is
 /// not, the outcome is still [`Outcome::Incomplete`].
 pub fn annotate_prefix(bytes: &[u8], reader: Option<Role>) -> Annotation {
-    annotate_with(bytes, reader, Payload::Prefix)
+    annotate_with(bytes, reader, Payload::Prefix, Compression::Off)
+}
+
+/// What permessage-deflate (RFC 7692) means for the frame described, which
+/// the frame alone cannot tell: only the handshake says whether the
+/// extension was agreed, and only a message's first frame says whether the
+/// message is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Not agreed: RSV1 breaks RFC 6455 §5.2, as every RSV bit does.
+    Off,
+    /// Agreed: RSV1 on a message's first frame means "compressed"; this
+    /// frame's payload is plain.
+    Agreed,
+    /// Agreed, and this frame's payload is DEFLATE data: the first frame of
+    /// a compressed message (RSV1 set), or a continuation of one.
+    Compressed,
+}
+
+/// [`annotate_prefix`] for a connection that agreed to permessage-deflate
+/// (or did not: [`Compression::Off`] is [`annotate_prefix`]). RSV1 is
+/// explained as RFC 7692 §6 defines it, and a compressed payload is shown
+/// as bytes only, never read as text: its meaning is known once the whole
+/// message is inflated.
+pub fn annotate_prefix_with(
+    bytes: &[u8],
+    reader: Option<Role>,
+    compression: Compression,
+) -> Annotation {
+    annotate_with(bytes, reader, Payload::Prefix, compression)
 }
 
 /// Whether a payload cut short by the end of the input is described.
@@ -99,9 +128,14 @@ enum Payload {
     Prefix,
 }
 
-fn annotate_with(bytes: &[u8], reader: Option<Role>, payload: Payload) -> Annotation {
+fn annotate_with(
+    bytes: &[u8],
+    reader: Option<Role>,
+    payload: Payload,
+    compression: Compression,
+) -> Annotation {
     let mut details = Details::default();
-    let (summary, outcome) = describe(bytes, reader, payload, &mut details);
+    let (summary, outcome) = describe(bytes, reader, payload, compression, &mut details);
     Annotation {
         summary,
         details: details.0,
@@ -210,6 +244,7 @@ fn describe(
     bytes: &[u8],
     reader: Option<Role>,
     cut: Payload,
+    compression: Compression,
     out: &mut Details,
 ) -> (String, Outcome) {
     // Byte 0: FIN, RSV1-3, opcode. Described from the raw bits, so even a
@@ -232,8 +267,15 @@ fn describe(
             "FIN = 0: more frames of this message follow"
         },
     );
-    let rsv_meaning = match rsv {
-        0 => "RSV1-3 = 000: no extension in use".to_owned(),
+    let rsv_meaning = match (compression, rsv) {
+        (Compression::Off, 0) => "RSV1-3 = 000: no extension in use".to_owned(),
+        (Compression::Compressed, 0) => {
+            "RSV1-3 = 000: a continuation; its message's first frame said compressed".to_owned()
+        }
+        (Compression::Agreed, 0) => "RSV1-3 = 000: not compressed".to_owned(),
+        (Compression::Agreed | Compression::Compressed, 0b100) => {
+            "RSV1-3 = 100: RSV1, compressed (permessage-deflate, RFC 7692 §6)".to_owned()
+        }
         _ => format!("RSV1-3 = {rsv:03b}: reserved bits set, meaningful only with an extension"),
     };
     out.bits("", None, b0, 0x70, &rsv_meaning);
@@ -327,17 +369,24 @@ fn describe(
         }
         Err(error) => return invalid(error, out),
     };
-    if let Err(error) = check_peer_rules(&header, reader, 0) {
+    // With permessage-deflate agreed, RSV1 is allowed where RFC 7692 puts it.
+    let extension_bits = match compression {
+        Compression::Off => 0,
+        Compression::Agreed | Compression::Compressed => crate::RSV1,
+    };
+    if let Err(error) = check_peer_rules(&header, reader, extension_bits) {
         return invalid(error, out);
     }
 
     // The payload.
     let opcode = header.opcode;
     let total = header.frame_len();
+    let compressed = compression == Compression::Compressed;
     let summary = format!(
-        "{opcode}, {}, {}, {}-byte payload, {total} bytes in all",
+        "{opcode}, {}, {}, {}{}-byte payload, {total} bytes in all",
         if header.fin { "final" } else { "not final" },
         if masked { "masked" } else { "unmasked" },
+        if compressed { "compressed, " } else { "" },
         header.payload_len,
     );
     let have = bytes.len() as u64;
@@ -364,7 +413,9 @@ fn describe(
     };
     describe_payload(shown, wire, &payload, header.mask.is_some(), out);
     // Nothing of a payload is here: nothing to say about what it means.
-    if !(payload.is_empty() && shown.len > 0) {
+    if compressed {
+        out.note("compressed: what it says is known once its message is inflated");
+    } else if !(payload.is_empty() && shown.len > 0) {
         describe_content(opcode, header.fin, &payload, shown.len, out);
     }
     let outcome = match usize::try_from(total) {
@@ -422,6 +473,21 @@ fn hex_preview(out: &mut Details, name: &str, bytes: &[u8], len: u64) {
             &format!("... {} more ({len} bytes in all)", len - shown.len() as u64),
         );
     }
+}
+
+/// How [`annotate`] shows a payload's content, for a whole message rather
+/// than a frame: `payload` is the first bytes of a message of `len` bytes,
+/// sent as `opcode` (text or binary). For a tool that shows a compressed
+/// message once it is inflated, as lesson 7's wiretap does.
+pub fn describe_message(opcode: OpCode, payload: &[u8], len: u64) -> String {
+    let mut out = Details::default();
+    if len == 0 {
+        out.sub("bytes:", "(none: an empty message)");
+        return out.0;
+    }
+    hex_preview(&mut out, "bytes:", payload, len);
+    describe_content(opcode, true, payload, len, &mut out);
+    out.0
 }
 
 /// What the payload means for its opcode: text, close code and reason, ping.

@@ -78,7 +78,8 @@ pub use deflate::{COMPRESSOR_WINDOW_BITS, Compressor, DEFLATE_TAIL, INFLATE_CHUN
 pub use error::{CloseError, FrameError, MessageError};
 pub use examples::{Example, rfc6455_examples};
 pub use explain::{
-    Annotation, Outcome, annotate, annotate_all, annotate_prefix, explain_rfc_examples,
+    Annotation, Compression, Outcome, annotate, annotate_all, annotate_prefix,
+    annotate_prefix_with, describe_message, explain_rfc_examples,
 };
 pub use frame::{Frame, encode};
 pub use header::{

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use frame::{FrameError, Header, Role};
+use frame::{Compression, FrameError, Header, MessageError, OpCode, Role};
 use handshake::ParseError;
 
 /// Which way bytes travel through the tap.
@@ -201,6 +201,27 @@ pub enum What {
         bytes: Bytes,
         /// The frame's part in the closing handshake, if it is a Close.
         close_step: Option<CloseStep>,
+        /// Whether permessage-deflate (RFC 7692) was agreed, and if so
+        /// whether this frame's payload is DEFLATE data: the first frame of
+        /// a compressed message, with RSV1, or a continuation of one. What
+        /// a compressed message says comes as [`What::Inflated`] once its
+        /// last frame has gone by.
+        compression: Compression,
+    },
+    /// A compressed message, inflated, reported when its last frame has
+    /// gone by. The report's range covers its frames, headers included.
+    Inflated {
+        /// Text or binary, from its first frame.
+        opcode: OpCode,
+        /// How many frames carried it.
+        frames: u64,
+        /// Its payload bytes on the wire, compressed, all frames together
+        /// (headers not counted).
+        compressed_len: u64,
+        /// Its size once inflated.
+        size: u64,
+        /// The first inflated bytes, at most [`crate::Options::preview`].
+        preview: Bytes,
     },
     /// Bytes we could not decode, forwarded untouched all the same.
     Undecodable {
@@ -287,6 +308,11 @@ pub enum Undecodable {
         /// so the RSV bits break RFC 6455 §5.2.
         negotiated: Option<String>,
     },
+    /// A compressed message could not be inflated (not DEFLATE data, or
+    /// larger than [`crate::MAX_INFLATED`]). Its frames are still framed and
+    /// shown, but this direction's later messages are not inflated: with
+    /// context takeover they depend on what could not be read.
+    Inflate(MessageError),
     /// The stream ended inside a head or a frame.
     Truncated {
         /// How many bytes of it were still to come, when known.
@@ -320,6 +346,11 @@ impl fmt::Display for Undecodable {
             Undecodable::Extension {
                 negotiated: None, ..
             } => f.write_str("RSV bits set, but no extension was negotiated (RFC 6455 §5.2)"),
+            Undecodable::Inflate(e) => write!(
+                f,
+                "a compressed message could not be inflated ({e}); its frames go on \
+                 being shown, not inflated"
+            ),
             Undecodable::Truncated { missing: Some(n) } => {
                 write!(
                     f,

@@ -12,8 +12,10 @@
 //! It is a faithful proxy first. Every read is forwarded at once, unchanged,
 //! and only then shown to the decoder, which works on its own copy with
 //! bounded memory: a frame costs its header and a short preview, however
-//! long it is. What it cannot decode (a compressed frame, garbage) is
-//! reported and forwarded all the same. A FIN from either side is passed on
+//! long it is, and a compressed message (permessage-deflate) is inflated as
+//! it streams past and shown beside its size on the wire. What it cannot
+//! decode (an unknown extension, garbage) is reported and forwarded all the
+//! same. A FIN from either side is passed on
 //! as a FIN (the other direction keeps flowing); a reset ends both.
 //!
 //! | module | what it adds |
@@ -54,6 +56,12 @@ pub use event::{
 pub use proxy::{CONNECT_TIMEOUT, READ_BUFFER, run};
 pub use render::{Format, OUTPUT_QUEUE, render, tap_to_stdout, to_json, to_text, write_events};
 pub use tap::ConnTap;
+
+/// The most a compressed message is inflated to, as lesson 2's receiver
+/// allows by default: a message past it is reported, and this direction's
+/// messages are no longer inflated (the tap stays a proxy, never a
+/// decompression service for a bomb).
+pub const MAX_INFLATED: usize = frame::DEFAULT_MAX_MESSAGE_SIZE;
 
 /// The default [`Options::preview`]: payload bytes kept per data frame.
 /// Enough for the 64 characters of text and 32 bytes of hex lesson 2's

@@ -10,7 +10,10 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use frame::{CloseFrame, OpCode, Outcome, annotate_prefix, apply_mask, to_hex};
+use frame::{
+    CloseFrame, Compression, OpCode, Outcome, annotate_prefix, annotate_prefix_with, apply_mask,
+    describe_message, to_hex,
+};
 use handshake::{Headers, annotate_request, annotate_response, parse_request, parse_response};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -266,9 +269,12 @@ fn describe(seen: &Seen) -> (String, String) {
             ("Server-Sent Event".to_owned(), details)
         }
         What::Frame {
-            bytes, close_step, ..
+            bytes,
+            close_step,
+            compression,
+            ..
         } => {
-            let annotation = annotate_prefix(bytes, Some(dir.reader()));
+            let annotation = annotate_prefix_with(bytes, Some(dir.reader()), *compression);
             let mut details = annotation.details;
             let (sender, receiver) = (dir.sender(), dir.reverse().sender());
             let step = match close_step {
@@ -289,6 +295,30 @@ fn describe(seen: &Seen) -> (String, String) {
                 let _ = writeln!(details, "  → {step}");
             }
             (annotation.summary, details)
+        }
+        What::Inflated {
+            opcode,
+            frames,
+            compressed_len,
+            size,
+            preview,
+        } => {
+            let frames = match frames {
+                1 => "1 frame".to_owned(),
+                n => format!("{n} frames"),
+            };
+            let ratio = if *size > 0 {
+                format!(" ({:.2}×)", *compressed_len as f64 / *size as f64)
+            } else {
+                String::new()
+            };
+            (
+                format!(
+                    "{} message, inflated: {size} bytes, sent as {compressed_len}{ratio} in {frames}",
+                    opcode.name()
+                ),
+                describe_message(*opcode, preview, *size),
+            )
         }
         What::Undecodable { why, bytes } => {
             let title = format!("undecodable: {why}; forwarded untouched");
@@ -471,7 +501,33 @@ fn seen_json(seen: &Seen) -> (&'static str, Value) {
             header,
             bytes,
             close_step,
-        } => ("frame", frame_json(seen.dir, header, bytes, *close_step)),
+            compression,
+        } => (
+            "frame",
+            frame_json(seen.dir, header, bytes, *close_step, *compression),
+        ),
+        What::Inflated {
+            opcode,
+            frames,
+            compressed_len,
+            size,
+            preview,
+        } => {
+            let mut fields = json!({
+                "opcode": opcode.as_u8(),
+                "opcode_name": opcode.name(),
+                "frames": frames,
+                "compressed_len": compressed_len,
+                "size": size,
+                "shown": preview.len(),
+                "payload_hex": to_hex(preview),
+            });
+            let cut = (preview.len() as u64) < *size;
+            if let Some(text) = utf8_start(preview, cut) {
+                merge(&mut fields, json!({ "text": text, "text_truncated": cut }));
+            }
+            ("inflated", fields)
+        }
         What::Undecodable { why, bytes } => {
             let mut fields = json!({ "reason": why.to_string(), "bytes_hex": to_hex(bytes) });
             if let Undecodable::Extension { header, negotiated } = why {
@@ -498,7 +554,9 @@ fn frame_json(
     header: &frame::Header,
     bytes: &[u8],
     close_step: Option<CloseStep>,
+    compression: Compression,
 ) -> Value {
+    let compressed = compression == Compression::Compressed;
     let mut payload = bytes[header.header_len..].to_vec();
     if let Some(key) = header.mask {
         apply_mask(&mut payload, key);
@@ -515,6 +573,7 @@ fn frame_json(
         "length_form": header.length_form.name(),
         "shown": payload.len(),
         "payload_hex": to_hex(&payload),
+        "compressed": compressed,
     });
     if header.opcode == OpCode::Close {
         let close = match CloseFrame::parse(&payload) {
@@ -526,6 +585,8 @@ fn frame_json(
             Err(e) => json!({ "close_error": e.to_string() }),
         };
         merge(&mut fields, close);
+    } else if compressed {
+        // DEFLATE data: its text comes with the `inflated` event.
     } else if let Some(text) = utf8_start(&payload, cut) {
         merge(&mut fields, json!({ "text": text, "text_truncated": cut }));
     }
@@ -537,7 +598,9 @@ fn frame_json(
         };
         merge(&mut fields, json!({ "close_step": step }));
     }
-    if let Outcome::Invalid(error) = annotate_prefix(bytes, Some(dir.reader())).outcome {
+    if let Outcome::Invalid(error) =
+        annotate_prefix_with(bytes, Some(dir.reader()), compression).outcome
+    {
         merge(&mut fields, json!({ "error": error.to_string() }));
     }
     fields

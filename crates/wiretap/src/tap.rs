@@ -16,7 +16,10 @@
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
-use handshake::{Headers, MAX_HEAD_BYTES, find_blank_line, parse_request, parse_response};
+use handshake::{
+    DeflateParams, Headers, MAX_HEAD_BYTES, find_blank_line, parse_extensions, parse_request,
+    parse_response,
+};
 
 use crate::Options;
 use crate::body::{Body, Progress};
@@ -89,8 +92,11 @@ struct Pending {
 /// How the server answered a WebSocket upgrade request.
 #[derive(Debug)]
 enum Answer {
-    /// 101: frames from now on, both ways.
-    WebSocket { extensions: Option<String> },
+    /// 101: frames from now on, both ways, with these extensions.
+    WebSocket {
+        extensions: Option<String>,
+        deflate: Option<DeflateParams>,
+    },
     /// Any other final status: still HTTP.
     Refused,
     /// A switch to something else, or an answer we could not read.
@@ -189,8 +195,11 @@ impl ConnTap {
     }
 
     /// Bytes the tap holds right now, both directions: a partial head, a
-    /// frame's header and preview, a chunk-size line, an event-stream event.
-    /// Bounded, whatever the traffic; the tests check it.
+    /// frame's header and preview, a chunk-size line, an event-stream event,
+    /// a compressed message's first inflated bytes. Bounded, whatever the
+    /// traffic; the tests check it. With permessage-deflate agreed, each
+    /// direction also has an inflater (a 32 KiB window and its state),
+    /// fixed in size and not counted here.
     pub fn buffered(&self) -> usize {
         [&self.client, &self.server]
             .iter()
@@ -258,7 +267,7 @@ impl ConnTap {
                 },
                 Next::BodyDone { frames: false } => side.mode = Mode::Head(BytesMut::new()),
                 Next::BodyDone { frames: true } => {
-                    side.mode = Mode::Frames(FrameReader::new(dir, preview, None));
+                    side.mode = Mode::Frames(FrameReader::new(dir, preview));
                     self.unanswered = Some(side.offset);
                 }
                 Next::Lost {
@@ -314,11 +323,7 @@ impl ConnTap {
             },
             None if websocket => {
                 self.unanswered = Some(at + len);
-                Mode::Frames(FrameReader::new(
-                    Direction::ClientToServer,
-                    self.preview(),
-                    None,
-                ))
+                Mode::Frames(FrameReader::new(Direction::ClientToServer, self.preview()))
             }
             None => Mode::Head(BytesMut::new()),
         };
@@ -350,13 +355,21 @@ impl ConnTap {
             // Lesson 1: after the 101's blank line the connection speaks
             // WebSocket, both ways.
             if asked_websocket && response.headers.has_token("Upgrade", "websocket") {
+                // The extensions agreed on, and permessage-deflate's
+                // parameters if it is one of them: how to read RSV1, and
+                // how each side compresses (lesson 1's parser reads them).
                 let extensions = joined(&response.headers, "Sec-WebSocket-Extensions");
-                self.server.mode = Mode::Frames(FrameReader::new(
-                    Direction::ServerToClient,
-                    self.preview(),
-                    extensions.clone(),
-                ));
-                return Some(Answer::WebSocket { extensions });
+                let deflate = parse_extensions(&response.headers)
+                    .iter()
+                    .flatten()
+                    .find_map(DeflateParams::from_extension);
+                let mut reader = FrameReader::new(Direction::ServerToClient, self.preview());
+                reader.set_extensions(extensions.clone(), deflate);
+                self.server.mode = Mode::Frames(reader);
+                return Some(Answer::WebSocket {
+                    extensions,
+                    deflate,
+                });
             }
             let upgrade = joined(&response.headers, "Upgrade").unwrap_or_default();
             let why = Undecodable::OtherProtocol { upgrade };
@@ -399,8 +412,11 @@ impl ConnTap {
             return; // it gave up on them already
         };
         let next = match answer {
-            Answer::WebSocket { extensions } => {
-                reader.set_extensions(extensions);
+            Answer::WebSocket {
+                extensions,
+                deflate,
+            } => {
+                reader.set_extensions(extensions, deflate);
                 return;
             }
             Answer::Refused => Mode::Head(BytesMut::new()),

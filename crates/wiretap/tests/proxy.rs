@@ -486,3 +486,57 @@ async fn the_output_never_slows_the_traffic() {
     timeout(WAIT, run).await.unwrap().unwrap();
     echo.stop().await;
 }
+
+#[tokio::test]
+async fn compressed_messages_are_inflated_both_ways() {
+    // Lesson 3's server agrees to permessage-deflate; its client offers it.
+    let echo = echo().await;
+    let (tap, mut events) = tap(echo.addr, Options::default()).await;
+    let mut stream = TcpStream::connect(tap.addr).await.unwrap();
+    let done = handshake::client_handshake_offering(&mut stream, "x", "/ws", true)
+        .await
+        .unwrap();
+    let agreed = done.deflate.expect("the echo server agrees to compress");
+    let config = echo::WebSocketConfig::default();
+    let mut ws = echo::WebSocket::client(stream, &done.leftover, config).with_deflate(agreed);
+    let text = r#"{"type":"message","text":"hello, hello, hello, hello, hello"}"#;
+    for _ in 0..2 {
+        ws.send(echo::Message::Text(text.into())).await.unwrap();
+        let echoed = timeout(WAIT, ws.recv()).await.unwrap().unwrap();
+        assert_eq!(echoed, Some(echo::Message::Text(text.into())));
+    }
+    ws.close(frame::CloseCode::NORMAL, "bye").await.unwrap();
+    drop(ws);
+
+    let events = json(&events.until_ended(1).await);
+    let compressed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "frame" && e["compressed"] == true)
+        .collect();
+    assert_eq!(compressed.len(), 4, "two messages each way: {events:#?}");
+    for frame in &compressed {
+        assert_eq!(frame["rsv"], 4);
+        assert!(
+            frame.get("text").is_none(),
+            "DEFLATE data is not read as text"
+        );
+        assert!(frame["payload_len"].as_u64().unwrap() < text.len() as u64);
+    }
+    let inflated: Vec<(&Value, &Value)> = events
+        .iter()
+        .filter(|e| e["kind"] == "inflated")
+        .map(|e| (&e["direction"], &e["text"]))
+        .collect();
+    let (up, down) = (Value::from("client->server"), Value::from("server->client"));
+    let said = Value::from(text);
+    assert_eq!(
+        inflated,
+        [(&up, &said), (&down, &said), (&up, &said), (&down, &said)]
+    );
+    assert!(
+        !events.iter().any(|e| e["kind"] == "undecodable"),
+        "{events:#?}"
+    );
+    tap.stop().await;
+    echo.stop().await;
+}

@@ -7,7 +7,7 @@ mod common;
 
 use bytes::BytesMut;
 use common::{KEY, masked, scripted_session};
-use frame::{CloseCode, CloseFrame, Frame, FrameError, OpCode, encode};
+use frame::{CloseCode, CloseFrame, Compression, Compressor, Frame, FrameError, OpCode, encode};
 use handshake::ParseError;
 use proptest::prelude::*;
 use wiretap::{BodyFraming, CloseStep, ConnTap, Direction, Options, Seen, Undecodable, What};
@@ -382,30 +382,225 @@ fn no_payload_keeps_headers_and_whole_control_frames() {
     assert_eq!(kept, [0, 5]);
 }
 
-#[test]
-fn rsv_bits_are_reported_and_the_next_frame_still_found() {
-    let compressed = Frame {
-        rsv: frame::RSV1,
-        ..Frame::text("not really deflated")
-    };
-    let mut bytes = masked(compressed, [1, 2, 3, 4]);
-    bytes.extend(masked(Frame::text("plain"), [1, 2, 3, 4]));
+/// The 101 with `Sec-WebSocket-Extensions: {agreed}`.
+fn switched_with(agreed: &str) -> String {
+    SWITCHED.replace(
+        "\r\n\r\n",
+        &format!("\r\nSec-WebSocket-Extensions: {agreed}\r\n\r\n"),
+    )
+}
 
-    // Negotiated: an extension's frame, not a broken rule.
+/// A tap that has seen a handshake agreeing to `agreed`.
+fn upgraded_with(agreed: &str) -> ConnTap {
     let mut tap = ConnTap::new(Options::default());
     let mut seen = Vec::new();
     tap.feed(C2S, UPGRADE.as_bytes(), &mut seen);
-    let deflate = SWITCHED.replace(
-        "\r\n\r\n",
-        "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+    tap.feed(S2C, switched_with(agreed).as_bytes(), &mut seen);
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    tap
+}
+
+/// `text` compressed by `compressor` and sent in `pieces` frames, RSV1 on
+/// the first only (RFC 7692 §6.1), masked with `key` if given: each
+/// frame's bytes.
+fn compressed(
+    compressor: &mut Compressor,
+    text: &str,
+    pieces: usize,
+    key: Option<[u8; 4]>,
+) -> Vec<Vec<u8>> {
+    let data = compressor.compress(text.as_bytes());
+    let size = data.len().div_ceil(pieces).max(1);
+    let parts: Vec<&[u8]> = data.chunks(size).collect();
+    let mut frames = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let frame = Frame {
+            fin: i + 1 == parts.len(),
+            rsv: if i == 0 { frame::RSV1 } else { 0 },
+            opcode: if i == 0 {
+                OpCode::Text
+            } else {
+                OpCode::Continuation
+            },
+            mask: key,
+            payload: bytes::Bytes::copy_from_slice(part),
+        };
+        let mut bytes = BytesMut::new();
+        encode(&frame, &mut bytes);
+        frames.push(bytes.to_vec());
+    }
+    frames
+}
+
+fn inflated(seen: &Seen) -> (u64, u64, u64, String) {
+    match &seen.what {
+        What::Inflated {
+            frames,
+            compressed_len,
+            size,
+            preview,
+            ..
+        } => (
+            *frames,
+            *compressed_len,
+            *size,
+            String::from_utf8_lossy(preview).into_owned(),
+        ),
+        other => panic!("not an inflated message: {other:?}"),
+    }
+}
+
+#[test]
+fn compressed_messages_are_shown_inflated_beside_their_wire_size() {
+    let chat = r#"{"type":"message","from":"ada","text":"hello, hello, hello, hello"}"#;
+    // The client keeps no context; the server keeps its own.
+    let mut tap = upgraded_with("permessage-deflate; client_no_context_takeover");
+    let mut client = Compressor::new(false);
+    let mut server = Compressor::new(true);
+    let mut seen = Vec::new();
+    // A client message in three frames, with a ping between two of them.
+    let up = compressed(&mut client, chat, 3, Some([9, 8, 7, 6]));
+    let up_len = up.concat().len();
+    tap.feed(C2S, &up[0], &mut seen);
+    tap.feed(C2S, &masked(Frame::ping("?"), [1, 2, 3, 4]), &mut seen);
+    tap.feed(C2S, &up[1..].concat(), &mut seen);
+    // Two server messages: the second needs the first's window to inflate.
+    let twice = [
+        compressed(&mut server, chat, 1, None),
+        compressed(&mut server, chat, 1, None),
+    ];
+    for message in twice.concat() {
+        tap.feed(S2C, &message, &mut seen);
+    }
+    // And a message sent plain, RSV1 clear: shown as before.
+    tap.feed(S2C, &unmasked(Frame::text("plain")), &mut seen);
+
+    let up: Vec<&Seen> = seen.iter().filter(|s| s.dir == C2S).collect();
+    let compressions: Vec<Compression> = up
+        .iter()
+        .filter_map(|s| match s.what {
+            What::Frame { compression, .. } => Some(compression),
+            _ => None,
+        })
+        .collect();
+    // Three frames of DEFLATE data, and a ping that is not.
+    assert_eq!(compressions.len(), 4);
+    assert_eq!(
+        compressions
+            .iter()
+            .filter(|c| **c == Compression::Compressed)
+            .count(),
+        3
     );
-    tap.feed(S2C, deflate.as_bytes(), &mut seen);
-    seen.clear();
+    let message = up.last().unwrap();
+    let (frames, wire, size, text) = inflated(message);
+    assert_eq!((frames, size, text.as_str()), (3, chat.len() as u64, chat));
+    assert_eq!(wire, client.compress(chat.as_bytes()).len() as u64);
+    // Its range runs from its first frame's first byte to its last's last.
+    assert_eq!(message.offset, UPGRADE.len() as u64);
+    assert_eq!(message.len, (up_len + 7) as u64);
+
+    let down: Vec<&Seen> = seen.iter().filter(|s| s.dir == S2C).collect();
+    let messages: Vec<_> = down
+        .iter()
+        .filter(|s| matches!(s.what, What::Inflated { .. }))
+        .map(|s| inflated(s))
+        .collect();
+    assert_eq!(messages.len(), 2);
+    assert!(messages.iter().all(|(_, _, _, text)| text == chat));
+    // With context takeover the repeat costs a few bytes, not the message.
+    assert!(messages[1].1 * 4 < messages[0].1, "{messages:?}");
+    let plain = down.last().unwrap();
+    assert!(matches!(
+        plain.what,
+        What::Frame {
+            compression: Compression::Agreed,
+            ..
+        }
+    ));
+
+    // As text: the compressed frame's RSV1 read as RFC 7692 reads it, and
+    // the message inflated.
+    let text: String = seen
+        .into_iter()
+        .map(|seen| {
+            wiretap::to_text(&wiretap::Event {
+                conn: 1,
+                time: std::time::Duration::ZERO,
+                kind: wiretap::EventKind::Seen(seen),
+            })
+        })
+        .collect();
+    for needle in [
+        "RSV1-3 = 100: RSV1, compressed (permessage-deflate, RFC 7692 §6)",
+        "text (0x1), not final, masked, compressed,",
+        "RSV1-3 = 000: a continuation; its message's first frame said compressed",
+        &format!(
+            "text message, inflated: {} bytes, sent as {wire} (",
+            chat.len()
+        ),
+        "in 3 frames",
+        r#"as text:    "{\"type\":\"message\""#,
+        "RSV1-3 = 000: not compressed",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from\n{text}");
+    }
+    assert!(!text.contains("error"), "{text}");
+}
+
+#[test]
+fn what_cannot_be_inflated_is_reported_and_the_frames_still_found() {
+    let fake = Frame {
+        rsv: frame::RSV1,
+        ..Frame::text("not really deflated")
+    };
+    let mut bytes = masked(fake, [1, 2, 3, 4]);
+    bytes.extend(masked(Frame::text("plain"), [1, 2, 3, 4]));
+
+    // Negotiated: the frame is compressed, but not DEFLATE: 1007's reason.
+    let mut tap = upgraded_with("permessage-deflate");
+    let mut seen = Vec::new();
     tap.feed(C2S, &bytes, &mut seen);
-    assert_eq!(seen.len(), 2);
+    assert!(
+        matches!(
+            undecodable(&seen[1]),
+            Undecodable::Inflate(frame::MessageError::BadCompression)
+        ),
+        "{seen:#?}"
+    );
+    assert_eq!(frame_header(&seen[2]).opcode, OpCode::Text);
+    assert_eq!(seen.len(), 3);
+
+    // A bomb: past the limit, one report, and nothing held.
+    let mut tap = upgraded_with("permessage-deflate");
+    let mut seen = Vec::new();
+    let zeros = vec![0u8; wiretap::MAX_INFLATED + 1];
+    let data = Compressor::new(false).compress(&zeros);
+    assert!(data.len() < 64 * 1024);
+    let bomb = Frame {
+        rsv: frame::RSV1,
+        ..Frame::binary(data)
+    };
+    tap.feed(S2C, &unmasked(bomb), &mut seen);
+    assert!(
+        seen.iter().any(|s| matches!(
+            s.what,
+            What::Undecodable {
+                why: Undecodable::Inflate(frame::MessageError::MessageTooLarge { .. }),
+                ..
+            }
+        )),
+        "{seen:#?}"
+    );
+    assert!(tap.buffered() < 1024);
+
+    // An extension we do not decode: the frame's header, and the next.
+    let mut tap = upgraded_with("x-webkit-deflate-frame");
+    let mut seen = Vec::new();
+    tap.feed(C2S, &bytes, &mut seen);
     assert!(matches!(
         undecodable(&seen[0]),
-        Undecodable::Extension { negotiated: Some(ext), .. } if ext == "permessage-deflate"
+        Undecodable::Extension { negotiated: Some(ext), .. } if ext == "x-webkit-deflate-frame"
     ));
     assert_eq!(frame_header(&seen[1]).opcode, OpCode::Text);
 
@@ -563,6 +758,30 @@ proptest! {
         server.extend(unmasked(Frame::pong("are you there?")));
         server.extend(unmasked(Frame::text("x".repeat(70_000))));
         let whole = split_run(&client, &server, &[]);
+        let split = split_run(&client, &server, &cuts);
+        for dir in Direction::BOTH {
+            prop_assert_eq!(one_way(&whole, dir), one_way(&split, dir));
+        }
+    }
+
+    /// The same with compressed messages, each side keeping its context,
+    /// a long one inflated in many pieces, a fragmented masked one.
+    #[test]
+    fn any_split_inflates_the_same(cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
+        let long: String = (0..7_000).map(|i| format!("{i} ")).collect();
+        let mut client = UPGRADE.as_bytes().to_vec();
+        let mut up = Compressor::new(true);
+        for text in ["hello", "hello", long.as_str()] {
+            client.extend(compressed(&mut up, text, 2, Some([5, 6, 7, 8])).concat());
+        }
+        let mut server = switched_with("permessage-deflate").into_bytes();
+        let mut down = Compressor::new(true);
+        for text in [long.as_str(), "hello", "hello"] {
+            server.extend(compressed(&mut down, text, 1, None).concat());
+        }
+        let whole = split_run(&client, &server, &[]);
+        let messages = whole.iter().filter(|s| matches!(s.what, What::Inflated { .. })).count();
+        prop_assert_eq!(messages, 6);
         let split = split_run(&client, &server, &cuts);
         for dir in Direction::BOTH {
             prop_assert_eq!(one_way(&whole, dir), one_way(&split, dir));

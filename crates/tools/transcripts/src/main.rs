@@ -53,6 +53,10 @@ const POLL: Duration = Duration::from_millis(50);
 /// What the echo page sends, twice, as in the source article's screenshots.
 const HELLO: &str = "Hello";
 
+/// What the echo page sends when the server agrees to compress: a line
+/// that repeats itself, as JSON keys do from one message to the next.
+const REPEATED: &str = "hello, hello, hello, hello, hello, hello, hello!";
+
 /// What "ann" says in the chat.
 const CHAT_LINE: &str = "hello from the wiretap chapter";
 
@@ -116,6 +120,8 @@ async fn capture_all(args: &Args) -> Result<()> {
     let mut out = Transcripts::default();
     step("echo: Chromium opens the echo page through the tap, says Hello twice, disconnects");
     echo_session(&mut out).await?;
+    step("echo with compression: Chromium says one repetitive line, compressed both ways");
+    deflate_session(&mut out).await?;
     step("echo: Chromium tries https:// on the tap");
     tls_session(&mut out).await?;
     step("chat: Chromium joins as ann, says one thing, waits for the heartbeat, closes the tab");
@@ -343,21 +349,34 @@ async fn plain_echo(listener: tokio::net::TcpListener, stop: browser::Shutdown) 
         .await;
 }
 
-/// Lesson 3's page through the tap: load, "Hello" with Enter, "Hello" with
-/// the button, Disconnect.
-async fn echo_session(out: &mut Transcripts) -> Result<()> {
-    let echo = LessonServer::start(plain_echo).await?;
+/// How the echo page is told to send what was typed.
+enum Press {
+    /// The Enter key in the message box.
+    Enter,
+    /// The Send button.
+    Button,
+}
+
+/// Lesson 3's page, through a tap in front of `echo`: load, send each line
+/// (waiting for its echo), Disconnect. Returns everything the tap reported,
+/// and the tap's address as the browser named it.
+async fn echo_page_session(
+    echo: LessonServer,
+    lines: &[(&str, Press)],
+) -> Result<(Vec<Rec>, String)> {
     let tap = Tap::start(echo.addr()).await?;
     let tap_host = tap.addr().to_string();
     let browser = Browser::start().await?;
     browser.goto(&tap.url()).await?;
     badge(&browser, "open").await?;
-    browser.type_into("#message", HELLO).await?;
-    browser.press_enter("#message").await?;
-    browser.wait_for_count("#log li.echo", 1, WAIT).await?;
-    browser.type_into("#message", HELLO).await?;
-    browser.click("#send").await?;
-    browser.wait_for_count("#log li.echo", 2, WAIT).await?;
+    for (i, (line, press)) in lines.iter().enumerate() {
+        browser.type_into("#message", line).await?;
+        match press {
+            Press::Enter => browser.press_enter("#message").await?,
+            Press::Button => browser.click("#send").await?,
+        }
+        browser.wait_for_count("#log li.echo", i + 1, WAIT).await?;
+    }
     browser.click("#toggle").await?;
     badge(&browser, "closed: 1000").await?;
     tap.wait_for("the WebSocket's connection to end", WAIT, |events| {
@@ -367,6 +386,15 @@ async fn echo_session(out: &mut Transcripts) -> Result<()> {
     browser.close().await?;
     let events = tap.finish().await?;
     echo.stop().await?;
+    Ok((events, tap_host))
+}
+
+/// Lesson 3's page through the tap: load, "Hello" with Enter, "Hello" with
+/// the button, Disconnect.
+async fn echo_session(out: &mut Transcripts) -> Result<()> {
+    let echo = LessonServer::start(plain_echo).await?;
+    let (events, tap_host) =
+        echo_page_session(echo, &[(HELLO, Press::Enter), (HELLO, Press::Button)]).await?;
     out.keep_full("echo", &events);
 
     let ws = websocket_conn(&events).ok_or("no 101 in the echo session")?;
@@ -491,6 +519,67 @@ async fn echo_session(out: &mut Transcripts) -> Result<()> {
         &events,
     )?;
     out.add("echo-close", closing.iter().map(|r| r.text()).collect());
+    Ok(())
+}
+
+/// Lesson 3's page through the tap, with the server as `cargo run -p echo`
+/// starts it (permessage-deflate agreed): one repetitive line, compressed
+/// up and down, and the tap inflating both.
+async fn deflate_session(out: &mut Transcripts) -> Result<()> {
+    let echo = LessonServer::start(|listener, stop| async move {
+        echo::run(listener, stop).await;
+    })
+    .await?;
+    let (events, _) = echo_page_session(echo, &[(REPEATED, Press::Enter)]).await?;
+    out.keep_full("deflate", &events);
+
+    let ws = websocket_conn(&events).ok_or("no 101 in the compressed echo session")?;
+    let on_ws: Vec<&Rec> = events.iter().filter(|r| r.conn() == ws).collect();
+    let response = on_ws
+        .iter()
+        .find(|r| r.kind() == "http-response")
+        .ok_or("no 101")?;
+    ensure(
+        header(response, "Sec-WebSocket-Extensions")
+            == Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+        "the 101 agrees to permessage-deflate, no context takeover either way",
+        &events,
+    )?;
+    out.add(
+        "deflate-101",
+        response.trimmed(&["Sec-WebSocket-Extensions"]),
+    );
+    // The line up and back: a compressed frame, then the message inflated.
+    let (up, down) = (
+        on_ws.iter().position(|r| r.is_frame(TEXT) && r.by_client()),
+        on_ws.iter().position(|r| r.is_frame(TEXT) && r.by_server()),
+    );
+    let (Some(up), Some(down)) = (up, down) else {
+        return ensure(false, "a text frame each way", &events);
+    };
+    let inflated = |at: usize| on_ws.get(at + 1).filter(|r| r.kind() == "inflated");
+    let (Some(up_text), Some(down_text)) = (inflated(up), inflated(down)) else {
+        return ensure(
+            false,
+            "each compressed frame followed by its message, inflated",
+            &events,
+        );
+    };
+    let wire = |r: &Rec| r.json["payload_len"].as_u64().unwrap_or(u64::MAX);
+    ensure(
+        [on_ws[up], on_ws[down]]
+            .iter()
+            .all(|r| r.json["compressed"] == true && wire(r) < REPEATED.len() as u64)
+            && [up_text, down_text]
+                .iter()
+                .all(|r| payload_text(r) == REPEATED && r.json["frames"] == 1),
+        "the line goes compressed each way, smaller than itself, and inflates to itself",
+        &events,
+    )?;
+    out.add(
+        "deflate-message",
+        on_ws[up].text() + &up_text.text() + &on_ws[down].text() + &down_text.text(),
+    );
     Ok(())
 }
 
