@@ -18,8 +18,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::defences::flood::{Flood, Verdict, one_token};
 use crate::defences::upgrade::{Slot, WebSocket};
+use crate::hall::{Hall, Since};
 use crate::protocol::{ClientMessage, ServerMessage, check_text};
-use crate::room::{Membership, Room};
+use crate::room::{JoinError, Membership};
 
 /// How many queued events one write may carry: they go out in one flush,
 /// so a page that fell a little behind catches up in one system call
@@ -59,6 +60,12 @@ fn replaced() -> End {
     )
 }
 
+/// The room could not be reached: 1013, try again later. The page shows
+/// that it is reconnecting, and does.
+fn unavailable(e: &crate::hall::Unavailable) -> End {
+    End::Closing(CloseCode::TRY_AGAIN_LATER, e.to_string().into())
+}
+
 fn never_joined() -> End {
     End::Closing(
         NEVER_JOINED,
@@ -69,7 +76,7 @@ fn never_joined() -> End {
 /// What every connection shares.
 #[derive(Debug, Clone)]
 pub(crate) struct Shared {
-    pub(crate) room: Arc<Room>,
+    pub(crate) room: Arc<dyn Hall>,
     pub(crate) config: Arc<Config>,
     pub(crate) stopping: CancellationToken,
 }
@@ -98,7 +105,7 @@ pub(crate) async fn serve(mut ws: WebSocket, peer: SocketAddr, slot: Slot, share
     // Out of the room first, so the others hear of it now, not after our
     // close handshake.
     if let Some(member) = conn.member.take() {
-        shared.room.leave(member.id);
+        shared.room.leave(member.id).await;
     }
     tracing::info!(%peer, "closing: {end}");
     goodbye(ws, &end, shared.config.close_timeout).await;
@@ -118,6 +125,7 @@ enum FromRoom {
     Event(Utf8Bytes),
     Dropped,
     Replaced,
+    Unavailable,
 }
 
 impl Connection<'_> {
@@ -174,6 +182,9 @@ impl Connection<'_> {
                         }
                     }
                     (FromRoom::Replaced, _) => return replaced(),
+                    (FromRoom::Unavailable, _) => return unavailable(
+                        &crate::hall::Unavailable("its store was lost; reconnect shortly".into()),
+                    ),
                     (FromRoom::Event(_), None) | (FromRoom::Dropped, _) => return TOO_SLOW,
                 },
             }
@@ -212,12 +223,22 @@ impl Connection<'_> {
             Err(e) => Some(ServerMessage::error(format!(
                 "not a message of this room: {e}"
             ))),
-            Ok(ClientMessage::Join { nick, key }) => self.join(&nick, key.as_deref()),
+            Ok(ClientMessage::Join {
+                nick,
+                key,
+                since,
+                boot,
+            }) => {
+                let since = since.zip(boot).map(|(seq, boot)| Since { boot, seq });
+                self.join(&nick, key.as_deref(), since).await?
+            }
             Ok(ClientMessage::Say { text }) => match (&self.member, check_text(&text)) {
                 (None, _) => Some(ServerMessage::error("join the room first")),
                 (Some(_), Err(why)) => Some(ServerMessage::error(why)),
                 (Some(member), Ok(())) => {
-                    self.shared.room.say(member.id, &text);
+                    if let Err(e) = self.shared.room.say(member.id, &text).await {
+                        return Err(unavailable(&e));
+                    }
                     None
                 }
             },
@@ -229,20 +250,27 @@ impl Connection<'_> {
     }
     // ANCHOR_END: received
 
-    /// Joins the room, or says why not.
-    fn join(&mut self, nick: &str, key: Option<&str>) -> Option<ServerMessage> {
+    /// Joins the room, or says why not. A room that cannot be reached
+    /// ends the connection with 1013: the page comes back later.
+    async fn join(
+        &mut self,
+        nick: &str,
+        key: Option<&str>,
+        since: Option<Since>,
+    ) -> Result<Option<ServerMessage>, End> {
         if let Some(member) = &self.member {
             let already = format!("you are already in the room as {:?}", member.nick);
-            return Some(ServerMessage::error(already));
+            return Ok(Some(ServerMessage::error(already)));
         }
-        match self.shared.room.join(nick, key) {
+        match self.shared.room.join(nick, key, since).await {
             Ok(member) => {
                 tracing::info!(peer = %self.peer, nick = member.nick, "joined");
                 // The welcome is the first thing in the queue.
                 self.member = Some(member);
-                None
+                Ok(None)
             }
-            Err(e) => Some(ServerMessage::error(e)),
+            Err(JoinError::Unavailable(e)) => Err(unavailable(&e)),
+            Err(e) => Ok(Some(ServerMessage::error(e))),
         }
     }
 
@@ -297,6 +325,7 @@ async fn from_room(member: &mut Option<Membership>) -> FromRoom {
     tokio::select! {
         biased;
         () = member.replaced.cancelled() => FromRoom::Replaced,
+        () = member.unavailable.cancelled() => FromRoom::Unavailable,
         () = member.dropped.cancelled() => FromRoom::Dropped,
         event = member.queue.recv() => match event {
             Some(frame) => FromRoom::Event(frame),

@@ -49,6 +49,7 @@
 //! | `naive` | the lock-and-write room, kept to show why the [`Room`] is not one |
 //! | `protocol` | the JSON messages, nickname and text rules |
 //! | `room` | [`Room`]: members, history, the fan-out and the slow-reader policy |
+//! | `hall` | [`Hall`]: what a connection needs of a room, in memory or shared |
 //! | `connection` | one WebSocket's loop; the room's close codes |
 //! | `server` | [`Server`], [`run`]: routes, hyper's limits, shutdown |
 //! | `config` | [`Config`], [`Args`]: the limits and the command line |
@@ -76,6 +77,7 @@
 mod config;
 mod connection;
 mod defences;
+mod hall;
 pub mod naive;
 pub mod protocol;
 mod room;
@@ -96,9 +98,10 @@ pub use defences::upgrade::{
     ConnInfo, Gate, Handover, Pass, Refusal, Slot, Upgrade, WebSocket, gate, refusal,
     websocket_config,
 };
+pub use hall::{Hall, Since, Unavailable};
 pub use protocol::{
-    BadNick, Chat, ClientMessage, HISTORY_LEN, MAX_NICK_CHARS, MAX_TEXT_CHARS, Nick, Presence,
-    SUBPROTOCOL, ServerMessage, check_text,
+    BadNick, Chat, ClientMessage, HISTORY_LEN, MAX_KEY_BYTES, MAX_NICK_CHARS, MAX_TEXT_CHARS, Nick,
+    Presence, SUBPROTOCOL, ServerMessage, check_text,
 };
 pub use room::{JoinError, Membership, QUEUE_CAPACITY, Room};
 pub use server::{PAGE, Server, admission, http_server, run, serve_http, serve_until};

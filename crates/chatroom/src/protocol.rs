@@ -57,6 +57,14 @@ pub enum ClientMessage {
         /// that it can take its own name back: see [`crate::Room::join`].
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// Coming back: the newest `seq` the page showed, under the `boot`
+        /// its welcome named. A room that keeps its events (lesson 8's)
+        /// then sends exactly what the page missed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        /// The `boot` of the welcome `since` counts from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        boot: Option<String>,
     },
     /// Say something to everybody, yourself included.
     Say {
@@ -84,8 +92,14 @@ pub enum ServerMessage {
         boot: String,
         /// Who is in the room, the newcomer included, in joining order.
         members: Vec<String>,
-        /// The last [`HISTORY_LEN`] chat messages, oldest first.
+        /// The last [`HISTORY_LEN`] chat messages, oldest first; for a
+        /// join with `since` that the room could replay, every message
+        /// after it instead.
         history: Vec<Chat>,
+        /// Only for a replayed join: whether `history` holds every message
+        /// since the page's `since` (`false`: some had been trimmed away).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        complete: Option<bool>,
     },
     /// A chat message, to everybody (its sender included).
     Message(Chat),
@@ -272,7 +286,9 @@ mod tests {
             join,
             ClientMessage::Join {
                 nick: "ann".into(),
-                key: None
+                key: None,
+                since: None,
+                boot: None,
             }
         );
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"say"}"#).is_err());

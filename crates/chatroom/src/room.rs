@@ -24,6 +24,9 @@ pub enum JoinError {
     Taken(String),
     /// The `key` is longer than [`MAX_KEY_BYTES`].
     KeyTooLong,
+    /// A shared room's store could not be reached: the connection closes
+    /// with 1013, and the page tries again later.
+    Unavailable(crate::hall::Unavailable),
 }
 
 impl std::fmt::Display for JoinError {
@@ -32,6 +35,7 @@ impl std::fmt::Display for JoinError {
             JoinError::Invalid(bad) => write!(f, "{bad}"),
             JoinError::Taken(nick) => write!(f, "the nickname {nick:?} is taken: choose another"),
             JoinError::KeyTooLong => write!(f, "a key has at most {MAX_KEY_BYTES} bytes"),
+            JoinError::Unavailable(e) => write!(f, "{e}"),
         }
     }
 }
@@ -57,6 +61,10 @@ pub struct Membership {
     /// Cancelled when a newer connection took the name back with the same
     /// key (`dropped` is cancelled too). The connection closes with 4001.
     pub replaced: CancellationToken,
+    /// Cancelled when a shared room lost the store it lives in (lesson 8):
+    /// the connection closes with 1013, and the page comes back later. A
+    /// [`Room`] in memory never cancels it.
+    pub unavailable: CancellationToken,
 }
 
 /// A member as the room sees it.
@@ -176,6 +184,7 @@ impl Room {
             boot: self.boot.clone(),
             members,
             history: state.history.iter().cloned().collect(),
+            complete: None,
         };
         // The queue is new and has room for two: this cannot fail.
         let _ = tx.try_send(Utf8Bytes::from(welcome.to_json()));
@@ -208,6 +217,7 @@ impl Room {
             queue: rx,
             dropped,
             replaced,
+            unavailable: CancellationToken::new(),
         })
     }
     // ANCHOR_END: join

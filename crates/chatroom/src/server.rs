@@ -24,6 +24,7 @@ use crate::connection::{Shared, serve};
 use crate::defences::admit::{Admission, turn_away};
 use crate::defences::ticket::{TICKET_TTL, Tickets};
 use crate::defences::upgrade::{ConnInfo, Gate, Handover, Upgrade, refusal, websocket_config};
+use crate::hall::Hall;
 use crate::protocol::SUBPROTOCOL;
 use crate::room::Room;
 
@@ -38,7 +39,7 @@ pub struct Server {
     listener: TcpListener,
     config: Config,
     live: LiveConnections,
-    room: Arc<Room>,
+    room: Arc<dyn Hall>,
 }
 
 impl Server {
@@ -50,11 +51,17 @@ impl Server {
     /// A server on a bound listener, with `config`.
     pub fn with_config(listener: TcpListener, config: Config) -> Server {
         let room = Room::new(push::new_boot(), config.queue_capacity);
+        Server::with_hall(listener, config, room)
+    }
+
+    /// A server whose room lives in `hall`: one shared by several servers,
+    /// say. [`Server::with_config`] makes a [`Room`] of its own.
+    pub fn with_hall(listener: TcpListener, config: Config, hall: Arc<dyn Hall>) -> Server {
         Server {
             listener,
             config,
             live: LiveConnections::new(),
-            room,
+            room: hall,
         }
     }
 
@@ -62,11 +69,6 @@ impl Server {
     /// server runs.
     pub fn live_connections(&self) -> LiveConnections {
         self.live.clone()
-    }
-
-    /// The room, to look into while the server runs.
-    pub fn room(&self) -> Arc<Room> {
-        Arc::clone(&self.room)
     }
 
     // ANCHOR: run

@@ -50,9 +50,10 @@ impl Running {
 pub async fn start(config: Config) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = Server::with_config(listener, config);
+    // The room made here, not by the server, so that tests can look in.
+    let room = Room::new(push::new_boot(), config.queue_capacity);
+    let server = Server::with_hall(listener, config, room.clone());
     let live = server.live_connections();
-    let room = server.room();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
