@@ -2,12 +2,12 @@
 # Makes the book's screenshots of the lessons' pages, so the book never
 # shows a page as it used to look.
 #
-# It runs the real-browser tests (crates/tools/browser/tests/pages.rs), which open
-# each page in headless Chromium, check it, and save
-# <cargo target dir>/screenshots/<page>.png; then it copies those PNGs into
-# book/src/images/. Chromium, chromedriver and an emoji font come from
-# Debian's packages: when they are missing and we are root, this script
-# installs them.
+# It runs the real-browser tests (crates/tools/browser/tests/, and lesson 8's
+# crates/cluster/tests/browser.rs), which open each page in headless
+# Chromium, check it, and save <cargo target dir>/screenshots/<page>.png;
+# then it copies those PNGs into book/src/images/. Chromium, chromedriver,
+# the fonts and redis-server come from Debian's packages: when they are
+# missing and we are root, this script installs them.
 #
 #   scripts/screenshots.sh
 set -euo pipefail
@@ -29,6 +29,7 @@ missing=()
 have_browser || missing+=(chromium chromium-driver)
 have_emoji_font || missing+=(fonts-noto-color-emoji)
 have_cjk_font || missing+=(fonts-wqy-microhei)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   if can_apt_install; then
     apt_install "${missing[*]}" "${missing[@]}"
@@ -52,6 +53,9 @@ step "real-browser tests (they save $shots/*.png)"
 # REQUIRE_BROWSER=1: a test that cannot find the browser fails instead of
 # skipping, so we never copy a stale picture.
 REQUIRE_BROWSER=1 cargo test -p browser --tests
+# Lesson 8's page on two servers needs a redis-server too (the test starts
+# its own).
+REQUIRE_BROWSER=1 REQUIRE_REDIS=1 cargo test -p cluster --test browser
 
 shopt -s nullglob
 pngs=("$shots"/*.png)

@@ -61,7 +61,10 @@ pub use tap::ConnTap;
 /// allows by default: a message past it is reported, and this direction's
 /// messages are no longer inflated (the tap stays a proxy, never a
 /// decompression service for a bomb).
-pub const MAX_INFLATED: usize = frame::DEFAULT_MAX_MESSAGE_SIZE;
+pub const MAX_INFLATED: usize = 16 * 1024 * 1024;
+
+// Lesson 2's limit and ours are one number.
+const _: () = assert!(MAX_INFLATED == frame::DEFAULT_MAX_MESSAGE_SIZE);
 
 /// The default [`Options::preview`]: payload bytes kept per data frame.
 /// Enough for the 64 characters of text and 32 bytes of hex lesson 2's

@@ -50,6 +50,7 @@
 
 #![cfg(unix)]
 
+pub mod chat;
 mod driver;
 mod server;
 mod tools;

@@ -9,28 +9,8 @@
 
 use std::collections::HashSet;
 
-use browser::{Browser, Error, LessonServer, WAIT};
-
-/// Opens the chat page in a browser of its own (one session per page: a
-/// profile's tabs share six connections per host) and joins as `nick`.
-async fn join(server: &LessonServer, nick: &str) -> Result<Browser, Error> {
-    let browser = Browser::start().await?;
-    browser.goto(&server.url()).await?;
-    browser
-        .wait_for_text("#state", |t: &str| t == "open", WAIT)
-        .await?;
-    browser.type_into("#nick", nick).await?;
-    browser.press_enter("#nick").await?;
-    browser
-        .wait_for_text("#members", |t: &str| t.contains(nick), WAIT)
-        .await?;
-    Ok(browser)
-}
-
-async fn say(browser: &Browser, text: &str) -> Result<(), Error> {
-    browser.type_into("#text", text).await?;
-    browser.press_enter("#text").await
-}
+use browser::chat::{join_chat, say};
+use browser::{Error, LessonServer, WAIT};
 
 /// Two pages, one room (which requires tickets): what one types, the other
 /// shows, as text (markup included, verbatim), in the same order; who is
@@ -51,8 +31,8 @@ async fn two_pages_talk_and_a_reload_keeps_the_name() -> Result<(), Error> {
         move |listener, shutdown| chatroom::Server::with_config(listener, config).run(shutdown)
     };
     let server = LessonServer::start(room(config.clone())).await?;
-    let ann = join(&server, "ann").await?;
-    let bob = join(&server, "bob").await?;
+    let ann = join_chat(&server.url(), "ann").await?;
+    let bob = join_chat(&server.url(), "bob").await?;
     ann.wait_for_text("#members", |t: &str| t.contains("bob"), WAIT)
         .await?;
     ann.wait_for_text("#count", "2", WAIT).await?;
