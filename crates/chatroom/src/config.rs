@@ -37,6 +37,12 @@ pub struct Config {
     /// Origins allowed besides the page's own (`http://` + the request's
     /// `Host`), exactly as a browser sends them: `http://localhost:8000`.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies in front of us (nginx, lesson 8): a connection from
+    /// one of them is counted against the client address it forwards in
+    /// `X-Forwarded-For`, and its `X-Forwarded-Proto` says whether the page
+    /// came over https. From anybody else those headers are ignored: they
+    /// are whatever the client wrote.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// See [`MAX_CONNECTIONS`].
     pub max_connections: usize,
     /// See [`MAX_HTTP_CONNECTIONS`].
@@ -79,6 +85,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             max_connections: MAX_CONNECTIONS,
             max_http_connections: MAX_HTTP_CONNECTIONS,
             max_per_ip: MAX_PER_IP,
@@ -123,6 +130,10 @@ pub struct Args {
     /// Refuse an upgrade (401) without a one-time ticket from POST /ticket.
     #[arg(long)]
     pub require_ticket: bool,
+    /// A reverse proxy in front of us, e.g. 127.0.0.1: its connections are
+    /// counted by the client address it forwards (X-Forwarded-For).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Args {
@@ -134,6 +145,7 @@ impl Args {
             max_connections: self.max_connections,
             max_per_ip: self.max_per_ip,
             require_ticket: self.require_ticket,
+            trusted_proxies: self.trusted_proxies.clone(),
             ..Config::default()
         }
     }
@@ -180,8 +192,14 @@ mod tests {
             "7",
             "--allow-origin",
             "https://chat.example",
+            "--trusted-proxy",
+            "127.0.0.1",
         ])
         .unwrap();
+        assert_eq!(
+            args.trusted_proxies,
+            ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+        );
         assert_eq!(args.addr, "0.0.0.0:9105");
         let config = args.config();
         assert_eq!(config.max_connections, 5);
@@ -203,6 +221,7 @@ mod tests {
             &["--max-connections", "many"],
             &["--max-per-ip", "0"],
             &["--max-per-ip"],
+            &["--trusted-proxy", "nginx"],
             &["--verbose"],
             &["a:1", "b:2"],
         ] {

@@ -242,6 +242,7 @@ pub fn http_server(config: &Config) -> http1::Builder {
 /// lesson 6, which serves its routes the same way.
 pub fn admission(config: &Config) -> Admission {
     Admission::new(config.max_http_connections, config.max_per_ip)
+        .trusting(config.trusted_proxies.clone())
 }
 
 // ANCHOR: serve_http
@@ -282,7 +283,7 @@ pub async fn serve_http<S>(
         let info = ConnInfo {
             version: request.version(),
             peer,
-            address: Arc::clone(&admitted.ip),
+            address: admitted.ip.clone(),
             upgrade: Handover::new(hyper::upgrade::on(&mut request)),
         };
         request.extensions_mut().insert(info);

@@ -179,3 +179,86 @@ async fn a_websocket_that_never_joins_is_closed_with_4002() {
     drop(member);
     server.shutdown().await;
 }
+
+/// Sends an upgrade request and keeps the connection: its status line.
+async fn upgrade_kept(addr: std::net::SocketAddr, extra: &str) -> (TcpStream, String) {
+    use tokio::io::AsyncReadExt;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(upgrade(extra).as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n") {
+        let n = timeout(WAIT, stream.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n == 1, "closed before a status line");
+        head.push(byte[0]);
+    }
+    (stream, String::from_utf8_lossy(&head).trim_end().to_owned())
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_counts_and_https_is_the_page_s_origin() {
+    let config = Config {
+        max_per_ip: 2,
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..Config::default()
+    };
+    let server = start(config).await;
+    let from = |ip: &str| format!("X-Forwarded-For: 203.0.113.9, {ip}\r\n");
+    // Two WebSockets from one forwarded client; the third is refused, and
+    // another client behind the same proxy is not disturbed.
+    let a = upgrade_kept(server.addr, &from("10.0.0.1")).await;
+    let b = upgrade_kept(server.addr, &from("10.0.0.1")).await;
+    assert_eq!(
+        (a.1.as_str(), b.1.as_str()),
+        (
+            "HTTP/1.1 101 Switching Protocols",
+            "HTTP/1.1 101 Switching Protocols"
+        )
+    );
+    let c = upgrade_kept(server.addr, &from("10.0.0.1")).await;
+    assert!(c.1.starts_with("HTTP/1.1 429"), "{}", c.1);
+    let d = upgrade_kept(server.addr, &from("10.0.0.2")).await;
+    assert!(d.1.starts_with("HTTP/1.1 101"), "{}", d.1);
+    // A page loaded over https through the proxy has an https origin.
+    let https =
+        "Origin: https://127.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 10.0.0.3\r\n";
+    assert!(
+        upgrade_kept(server.addr, https)
+            .await
+            .1
+            .starts_with("HTTP/1.1 101")
+    );
+    let claimed = "Origin: https://127.0.0.1\r\nX-Forwarded-For: 10.0.0.3\r\n";
+    assert!(
+        upgrade_kept(server.addr, claimed)
+            .await
+            .1
+            .starts_with("HTTP/1.1 403")
+    );
+    drop((a, b, c, d));
+    server.shutdown().await;
+
+    // Not trusted: the same headers are whatever the client wrote, and
+    // count for nothing.
+    let server = start(Config {
+        max_per_ip: 2,
+        ..Config::default()
+    })
+    .await;
+    let a = upgrade_kept(server.addr, &from("10.0.0.1")).await;
+    let b = upgrade_kept(server.addr, &from("10.0.0.2")).await;
+    assert!(a.1.starts_with("HTTP/1.1 101") && b.1.starts_with("HTTP/1.1 101"));
+    let c = upgrade_kept(server.addr, &from("10.0.0.3")).await;
+    assert!(c.1.starts_with("HTTP/1.1 429"), "{}", c.1);
+    assert!(
+        upgrade_kept(server.addr, https)
+            .await
+            .1
+            .starts_with("HTTP/1.1 429")
+    );
+    drop((a, b, c));
+    server.shutdown().await;
+}

@@ -118,6 +118,8 @@ pub struct Admission {
     max_http: usize,
     per_ip: Counts,
     max_per_ip: usize,
+    /// Proxies whose connections carry many clients (see [`Admission::admit`]).
+    trusted: Arc<[IpAddr]>,
 }
 
 /// A connection's place, taken at the door.
@@ -126,8 +128,10 @@ pub struct Admitted {
     /// Given back when the HTTP phase ends.
     pub http: OwnedSemaphorePermit,
     /// Given back when the last holder drops it: the HTTP connection, then
-    /// the WebSocket if it upgrades.
-    pub ip: Arc<IpCount>,
+    /// the WebSocket if it upgrades. `None` for a connection from a trusted
+    /// proxy, which carries many clients: the gate counts each WebSocket
+    /// against the address the proxy forwards instead.
+    pub ip: Option<Arc<IpCount>>,
 }
 
 /// One connection counted against its address.
@@ -160,11 +164,53 @@ impl Admission {
             max_http,
             per_ip: Counts::default(),
             max_per_ip,
+            trusted: Arc::from([]),
         }
     }
 
-    /// Takes a place for a connection from `ip`, or says why not.
+    /// The same limits, with connections from these proxies counted by the
+    /// client address each forwards, not by the proxy's own (see
+    /// [`Admission::admit`]).
+    pub fn trusting(self, proxies: Vec<IpAddr>) -> Admission {
+        Admission {
+            trusted: Arc::from(proxies),
+            ..self
+        }
+    }
+
+    /// Whether `ip` is a proxy we trust to say who its clients are.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted.contains(&ip)
+    }
+
+    /// Takes a place for a connection from `ip`, or says why not. A
+    /// connection from a trusted proxy carries many clients: it takes only
+    /// its HTTP place, and the gate counts its WebSocket against the client
+    /// address the proxy forwards.
     pub fn admit(&self, ip: IpAddr) -> Result<Admitted, Turned> {
+        if self.trusts(ip) {
+            return self.admit_proxy();
+        }
+        let ip = self.count(ip)?;
+        // If this fails, `ip` is dropped and the count given back.
+        let http = Arc::clone(&self.http)
+            .try_acquire_owned()
+            .map_err(|_| Turned::Busy { max: self.max_http })?;
+        Ok(Admitted { http, ip: Some(ip) })
+    }
+
+    /// Takes a place for a connection from a trusted proxy: the HTTP limit
+    /// only.
+    fn admit_proxy(&self) -> Result<Admitted, Turned> {
+        let http = Arc::clone(&self.http)
+            .try_acquire_owned()
+            .map_err(|_| Turned::Busy { max: self.max_http })?;
+        Ok(Admitted { http, ip: None })
+    }
+
+    /// Counts one more connection against `ip`, or says it holds as many
+    /// as one address may.
+    pub fn count(&self, ip: IpAddr) -> Result<Arc<IpCount>, Turned> {
         let key = ip_key(ip);
         let ip = {
             // Checked and counted in one step under the lock: a hundred
@@ -182,11 +228,7 @@ impl Admission {
                 counts: Arc::clone(&self.per_ip),
             })
         };
-        // If this fails, `ip` is dropped and the count given back.
-        let http = Arc::clone(&self.http)
-            .try_acquire_owned()
-            .map_err(|_| Turned::Busy { max: self.max_http })?;
-        Ok(Admitted { http, ip })
+        Ok(ip)
     }
 
     /// How many connections `ip` holds now (an IPv6 address counted by its /64).

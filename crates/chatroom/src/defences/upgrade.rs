@@ -31,7 +31,7 @@ use warp::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use warp::reply::{Reply, Response};
 
 use crate::config::Config;
-use crate::defences::admit::IpCount;
+use crate::defences::admit::{Admission, IpCount, Turned};
 use crate::defences::ticket::{TicketError, Tickets};
 
 /// What our HTTP service learns from hyper and puts in each request's
@@ -44,8 +44,10 @@ pub struct ConnInfo {
     /// Who is at the other end.
     pub peer: SocketAddr,
     /// The connection's count against its address ([`crate::Admission`]):
-    /// a WebSocket keeps it after the HTTP phase ends.
-    pub address: Arc<IpCount>,
+    /// a WebSocket keeps it after the HTTP phase ends. `None` when the
+    /// connection is from a trusted proxy: the gate counts the WebSocket
+    /// against the client address the proxy forwards.
+    pub address: Option<Arc<IpCount>>,
     /// hyper's promise of the socket after a 101, for this request.
     pub upgrade: Handover,
 }
@@ -165,6 +167,9 @@ pub enum Refusal {
     Handshake(Reject),
     /// No valid ticket, and the server requires one: 401.
     Ticket(TicketError),
+    /// The client behind a trusted proxy holds as many connections as one
+    /// address may: 429.
+    TooManyFromYou(Turned),
     /// The server holds as many WebSockets as it may: 503.
     Full {
         /// The cap.
@@ -193,6 +198,9 @@ pub struct Gate {
     slots: Arc<Semaphore>,
     live: LiveConnections,
     subprotocols: &'static [&'static str],
+    /// Counts the WebSockets that come through a trusted proxy, by the
+    /// client address it forwards.
+    forwarded: Admission,
 }
 
 impl Gate {
@@ -210,6 +218,7 @@ impl Gate {
             slots: Arc::new(Semaphore::new(max_connections)),
             live,
             subprotocols: &[],
+            forwarded: crate::server::admission(config),
         }
     }
 
@@ -228,15 +237,24 @@ impl Gate {
     /// Checks an upgrade request in lesson 1's order (HTTP basics, then the
     /// WebSocket fields), then the subprotocols it offers, its Origin, its
     /// `ticket` (from the URL's query), and that there is room; takes a
-    /// slot if all pass.
-    pub fn check(&self, request: &Request, ticket: Option<&str>) -> Result<(Slot, Pass), Refusal> {
+    /// slot if all pass. `from_proxy`: the connection is from a trusted
+    /// proxy, whose `X-Forwarded-Proto` says how the page was loaded.
+    pub fn check(
+        &self,
+        request: &Request,
+        ticket: Option<&str>,
+        from_proxy: bool,
+    ) -> Result<(Slot, Pass), Refusal> {
         let accept = validate(request).map_err(Refusal::Handshake)?;
         let subprotocol =
             choose_subprotocol(request, self.subprotocols).map_err(Refusal::Handshake)?;
         // Same origin by default: a page may connect if it came from this
         // very server. `validate` has made sure there is exactly one Host.
+        // Behind a proxy that ends TLS, the page came over https.
+        let https = from_proxy && request.headers.get_one("X-Forwarded-Proto") == Some("https");
         let own = format!(
-            "http://{}",
+            "{}://{}",
+            if https { "https" } else { "http" },
             request.headers.get_one("Host").unwrap_or_default()
         );
         let mut allowed: Vec<&str> = vec![&own];
@@ -273,6 +291,14 @@ impl Gate {
         ))
     }
     // ANCHOR_END: check
+}
+
+/// The client's address as a trusted proxy forwards it: the last entry of
+/// `X-Forwarded-For`, the one our proxy wrote (any before it came from the
+/// client, and prove nothing).
+fn forwarded_for(request: &Request) -> Option<std::net::IpAddr> {
+    let list = request.headers.get_all("X-Forwarded-For").last()?;
+    list.rsplit(',').next()?.trim().parse().ok()
 }
 
 // ANCHOR: as_lesson_one
@@ -328,16 +354,31 @@ pub fn gate(gate: Arc<Gate>) -> impl Filter<Extract = (Upgrade,), Error = warp::
                 let request = lesson_one_request(&method, path.as_str(), info.version, &headers);
                 let ticket = query.get("ticket").map(String::as_str);
                 let peer = info.peer;
-                let checked = gate.check(&request, ticket).map(|(slot, pass)| Upgrade {
-                    // The WebSocket counts against its address for life.
-                    slot: Slot {
-                        _address: Some(info.address),
-                        ..slot
-                    },
-                    peer,
-                    pass,
-                    handover: info.upgrade.take(),
-                });
+                let from_proxy = info.address.is_none();
+                let checked = gate
+                    .check(&request, ticket, from_proxy)
+                    .and_then(|(slot, pass)| {
+                        // The WebSocket counts against its address for life:
+                        // the client's own, or the one its proxy forwards.
+                        let address = match info.address {
+                            Some(address) => address,
+                            None => {
+                                let client = forwarded_for(&request).unwrap_or(peer.ip());
+                                gate.forwarded
+                                    .count(client)
+                                    .map_err(Refusal::TooManyFromYou)?
+                            }
+                        };
+                        Ok(Upgrade {
+                            slot: Slot {
+                                _address: Some(address),
+                                ..slot
+                            },
+                            peer,
+                            pass,
+                            handover: info.upgrade.take(),
+                        })
+                    });
                 async move {
                     checked.map_err(|refusal| {
                         tracing::info!(%peer, "upgrade refused: {refusal:?}");
@@ -365,6 +406,7 @@ pub async fn refusal(rejection: warp::Rejection) -> Result<Response, warp::Rejec
             "text/plain; charset=utf-8",
             format!("{why}\n").as_bytes(),
         ),
+        Some(Refusal::TooManyFromYou(turned)) => turned.response(),
         Some(Refusal::Full { max }) => handshake::http_response(
             503,
             &[("Retry-After", "10")],
@@ -443,6 +485,7 @@ mod tests {
                 &headers(&all),
             ),
             None,
+            false,
         )
     }
 

@@ -29,6 +29,13 @@ pub const WAIT: Duration = Duration::from_secs(30);
 /// Set to 1 (CI does) to make a missing redis-server a failure.
 pub const REQUIRE_ENV: &str = "REQUIRE_REDIS";
 
+/// Set to 1 (CI does) to make a missing nginx (or openssl) a failure.
+pub const REQUIRE_NGINX_ENV: &str = "REQUIRE_NGINX";
+
+/// The project's nginx configuration, which the tests run as it is but for
+/// the ports and the servers (see [`Nginx::start`]).
+pub const NGINX_CONF: &str = include_str!("../../../../deploy/nginx.conf");
+
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A redis-server of the test's own, killed when dropped.
@@ -80,20 +87,144 @@ impl Redis {
     }
 }
 
-fn skip(why: &str) -> Option<Redis> {
-    if std::env::var_os(REQUIRE_ENV).is_some_and(|v| v == "1") {
+fn skip<T>(why: &str) -> Option<T> {
+    skip_loudly("Redis", REQUIRE_ENV, "redis-server", why)
+}
+
+/// Skips a test whose real server is missing, with one loud line per test
+/// binary, or panics when `require` is set to 1.
+fn skip_loudly<T>(what: &str, require: &str, package: &str, why: &str) -> Option<T> {
+    if std::env::var_os(require).is_some_and(|v| v == "1") {
         panic!(
-            "{REQUIRE_ENV}=1 but the Redis tests cannot run: {why}. Install with: apt-get install redis-server"
+            "{require}=1 but the {what} tests cannot run: {why}. Install with: apt-get install {package}"
         );
     }
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let line = format!(
-            "\n*** Redis tests SKIPPED: {why}. Install with `apt-get install redis-server`; {REQUIRE_ENV}=1 makes this a failure.\n"
+            "\n*** {what} tests SKIPPED: {why}. Install with `apt-get install {package}`; {require}=1 makes this a failure.\n"
         );
         let _ = std::io::stderr().write_all(line.as_bytes());
     });
     None
+}
+
+/// nginx of the test's own, with `deploy/nginx.conf`, a certificate made
+/// for 127.0.0.1 at start, and everything in a scratch folder; stopped and
+/// cleaned up when dropped.
+pub struct Nginx {
+    pub port: u16,
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl Nginx {
+    /// Starts nginx on a free port in front of `servers`, with
+    /// `deploy/nginx.conf`: only its `listen` port and its upstream's
+    /// servers are changed. `None` (after one loud line) when there is no
+    /// nginx or openssl to run, unless `REQUIRE_NGINX=1`: then it panics.
+    pub async fn start(servers: &[SocketAddr]) -> Option<Nginx> {
+        let dir =
+            std::env::temp_dir().join(format!("cluster-nginx-{:016x}", rand::random::<u64>()));
+        for sub in ["tls", "logs", "temp"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(dir.join("tls/key.pem"))
+            .arg("-out")
+            .arg(dir.join("tls/cert.pem"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            let _ = std::fs::remove_dir_all(&dir);
+            let why = "openssl cannot make a certificate";
+            return skip_loudly("nginx", REQUIRE_NGINX_ENV, "openssl nginx", why);
+        }
+        let program = ["nginx", "/usr/sbin/nginx"].into_iter().find(|p| {
+            std::process::Command::new(p)
+                .arg("-v")
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        });
+        let Some(program) = program else {
+            let _ = std::fs::remove_dir_all(&dir);
+            return skip_loudly("nginx", REQUIRE_NGINX_ENV, "nginx", "no nginx to run");
+        };
+        let port = free_port().await;
+        std::fs::write(dir.join("nginx.conf"), configure(port, servers)).unwrap();
+        let child = std::process::Command::new(program)
+            .arg("-p")
+            .arg(format!("{}/", dir.display()))
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let nginx = Nginx { port, child, dir };
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "nginx did not listen on {port}");
+            sleep(Duration::from_millis(20)).await;
+        }
+        Some(nginx)
+    }
+
+    /// The page's address through nginx.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/", self.port)
+    }
+}
+
+/// `deploy/nginx.conf` listening on `port`, in front of `servers`.
+fn configure(port: u16, servers: &[SocketAddr]) -> String {
+    let listen = "listen 127.0.0.1:8443 ssl;";
+    assert!(
+        NGINX_CONF.contains(listen),
+        "deploy/nginx.conf has no `{listen}`"
+    );
+    let conf = NGINX_CONF.replace(listen, &format!("listen 127.0.0.1:{port} ssl;"));
+    let mut lines = Vec::new();
+    let mut replaced = false;
+    for line in conf.lines() {
+        if line.trim_start().starts_with("server 127.0.0.1:901") {
+            if !replaced {
+                for server in servers {
+                    lines.push(format!(
+                        "        server {server} max_fails=1 fail_timeout=2s;"
+                    ));
+                }
+                replaced = true;
+            }
+        } else {
+            lines.push(line.to_owned());
+        }
+    }
+    assert!(
+        replaced,
+        "deploy/nginx.conf lists no `server 127.0.0.1:901x`"
+    );
+    lines.join("\n")
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM: the master stops its workers, then itself (a SIGKILL
+        // would leave the workers running).
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 async fn free_port() -> u16 {

@@ -7,7 +7,12 @@ use crate::{Browser, Error, WAIT};
 /// page: a profile's tabs share six connections per host) and joins as
 /// `nick`: done when the members list shows the name.
 pub async fn join_chat(url: &str, nick: &str) -> Result<Browser, Error> {
-    let browser = Browser::start().await?;
+    join_in(Browser::start().await?, url, nick).await
+}
+
+/// [`join_chat`] in a browser already started (one that accepts a test's
+/// certificate, say).
+pub async fn join_in(browser: Browser, url: &str, nick: &str) -> Result<Browser, Error> {
     browser.goto(url).await?;
     browser
         .wait_for_text("#state", |t: &str| t == "open", WAIT)

@@ -192,8 +192,21 @@ impl Browser {
         Browser::start_with(&tools).await
     }
 
+    /// [`Browser::start`], for pages served over https with a certificate
+    /// made for the test: the session accepts any certificate (WebDriver's
+    /// `acceptInsecureCerts`), as a person clicking through the warning
+    /// would.
+    pub async fn start_accepting_any_certificate() -> Result<Browser, Error> {
+        let tools = Tools::find().map_err(Error::new)?;
+        Browser::start_configured(&tools, true).await
+    }
+
     /// [`Browser::start`] with given binaries.
     pub async fn start_with(tools: &Tools) -> Result<Browser, Error> {
+        Browser::start_configured(tools, false).await
+    }
+
+    async fn start_configured(tools: &Tools, any_certificate: bool) -> Result<Browser, Error> {
         let driver = Driver::start(tools).await?;
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| f.to_string()).collect();
         args.push(format!("--window-size={},{}", WINDOW_SIZE.0, WINDOW_SIZE.1));
@@ -204,6 +217,7 @@ impl Browser {
         let timeout_ms = COMMAND_TIMEOUT.as_millis();
         let capabilities = json!({
             "browserName": "chrome",
+            "acceptInsecureCerts": any_certificate,
             "goog:chromeOptions": {
                 "binary": tools.chromium,
                 "args": args,
