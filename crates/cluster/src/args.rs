@@ -16,6 +16,10 @@ pub struct Args {
     /// it: three, on 127.0.0.1:9011, :9012 and :9013.
     #[arg(long = "listen", value_name = "HOST:PORT")]
     pub listen: Vec<String>,
+    /// A reverse proxy in front (nginx with deploy/nginx.conf: 127.0.0.1),
+    /// believed about who the client is (lesson 5's --trusted-proxy).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Args {
@@ -45,8 +49,11 @@ mod tests {
             "redis://10.0.0.5:6380",
             "--listen",
             "127.0.0.1:9005",
+            "--trusted-proxy",
+            "127.0.0.1",
         ])
         .unwrap();
+        assert_eq!(args.trusted_proxies.len(), 1);
         assert_eq!(args.addrs(), ["127.0.0.1:9005"]);
         assert_eq!(args.redis, "redis://10.0.0.5:6380");
         assert!(Args::try_parse_from(["cluster", "--listen"]).is_err());

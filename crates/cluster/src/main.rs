@@ -15,7 +15,10 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> ExitCode {
     let args = Args::parse();
     support::init_logging("info");
-    let config = Config::default();
+    let config = Config {
+        trusted_proxies: args.trusted_proxies.clone(),
+        ..Config::default()
+    };
     let stop = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
     for addr in args.addrs() {

@@ -140,6 +140,17 @@ impl SharedRoom {
     pub fn local_members(&self) -> usize {
         self.inner.lock().members.len()
     }
+
+    /// The nicknames of the members connected to this instance, as
+    /// compared (folded), in joining order.
+    pub fn local_nicks(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .members
+            .iter()
+            .map(|m| m.folded.clone())
+            .collect()
+    }
 }
 
 impl Inner {

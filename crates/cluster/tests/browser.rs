@@ -12,15 +12,12 @@ mod common;
 
 use browser::chat::{join_chat, say};
 use browser::{Error, WAIT};
-use common::{Instance, Redis};
+use common::{Instance, Redis, redis_and_browser};
 
 #[tokio::test]
 async fn two_pages_on_two_servers_share_one_room_and_survive_redis_restarting() -> Result<(), Error>
 {
-    if browser::skip_if_unavailable() {
-        return Ok(());
-    }
-    let Some(redis) = Redis::start().await else {
+    let Some(redis) = redis_and_browser().await else {
         return Ok(());
     };
     let port = redis.port;

@@ -109,6 +109,24 @@ fn skip_loudly<T>(what: &str, require: &str, package: &str, why: &str) -> Option
     None
 }
 
+/// The settings of a server behind nginx: it believes nginx (and only
+/// nginx, on 127.0.0.1) about who the client is.
+pub fn behind_nginx() -> Config {
+    Config {
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..Config::default()
+    }
+}
+
+/// A redis-server, when the browser tests can run too: `None` (after the
+/// loud line of whichever is missing) otherwise.
+pub async fn redis_and_browser() -> Option<Redis> {
+    if browser::skip_if_unavailable() {
+        return None;
+    }
+    Redis::start().await
+}
+
 /// nginx of the test's own, with `deploy/nginx.conf`, a certificate made
 /// for 127.0.0.1 at start, and everything in a scratch folder; stopped and
 /// cleaned up when dropped.
@@ -281,6 +299,59 @@ impl Instance {
     pub fn kill(self) {
         self.task.abort();
         drop(self.room);
+    }
+}
+
+/// An instance on a runtime and threads of its own: [`Isolated::kill`]
+/// ends every task it has at once, its connections' included, as the
+/// process dying would. Its sockets close; nothing is said to Redis.
+pub struct Isolated {
+    pub addr: SocketAddr,
+    pub room: Arc<SharedRoom>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Isolated {
+    pub async fn start(redis: &Redis, config: Config) -> Isolated {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = redis.url();
+        let (started, running) = tokio::sync::oneshot::channel();
+        runtime.spawn(async move {
+            let room = SharedRoom::connect(&url, PREFIX, config.queue_capacity)
+                .await
+                .expect("the room reaches Redis");
+            while !room.is_up() {
+                sleep(Duration::from_millis(10)).await;
+            }
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _ = started.send((listener.local_addr().unwrap(), room.clone()));
+            Server::with_hall(listener, config, room)
+                .run(std::future::pending::<()>())
+                .await;
+        });
+        let (addr, room) = timeout(WAIT, running).await.unwrap().unwrap();
+        Isolated {
+            addr,
+            room,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Ends it at once.
+    pub fn kill(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
