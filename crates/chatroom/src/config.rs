@@ -43,6 +43,9 @@ pub struct Config {
     /// came over https. From anybody else those headers are ignored: they
     /// are whatever the client wrote.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Speak TLS on every connection (`--tls-cert`, `--tls-key`): pages
+    /// load over `https://` and connect over `wss://`.
+    pub tls: Option<crate::tls::Tls>,
     /// See [`MAX_CONNECTIONS`].
     pub max_connections: usize,
     /// See [`MAX_HTTP_CONNECTIONS`].
@@ -86,6 +89,7 @@ impl Default for Config {
         Config {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            tls: None,
             max_connections: MAX_CONNECTIONS,
             max_http_connections: MAX_HTTP_CONNECTIONS,
             max_per_ip: MAX_PER_IP,
@@ -134,11 +138,31 @@ pub struct Args {
     /// counted by the client address it forwards (X-Forwarded-For).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Speak TLS with this certificate chain (PEM): pages use https:// and
+    /// wss://. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM). Needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Args {
+    /// The TLS settings the command line names, loaded; `None` without
+    /// `--tls-cert`.
+    ///
+    /// # Errors
+    ///
+    /// A file cannot be read or does not hold what it should.
+    pub fn tls(&self) -> Result<Option<crate::tls::Tls>, String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => crate::tls::Tls::load(cert, key).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// The server's settings: the defaults, with what the command line
-    /// changed.
+    /// changed (but TLS: see [`Args::tls`]).
     pub fn config(&self) -> Config {
         Config {
             allowed_origins: self.allowed_origins.clone(),
@@ -222,6 +246,8 @@ mod tests {
             &["--max-per-ip", "0"],
             &["--max-per-ip"],
             &["--trusted-proxy", "nginx"],
+            &["--tls-cert", "cert.pem"],
+            &["--tls-key", "key.pem"],
             &["--verbose"],
             &["a:1", "b:2"],
         ] {

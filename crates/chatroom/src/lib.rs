@@ -53,6 +53,7 @@
 //! | `connection` | one WebSocket's loop; the room's close codes |
 //! | `server` | [`Server`], [`run`]: routes, hyper's limits, shutdown |
 //! | `config` | [`Config`], [`Args`]: the limits and the command line |
+//! | `tls` | [`Tls`]: the certificate and key for `--tls-cert` |
 //! | `defences/upgrade` | [`gate`], [`refusal`]: lesson 1's checks, Origin, cap |
 //! | `defences/admit` | [`Admission`], [`turn_away`]: the limits when a connection is accepted |
 //! | `defences/flood` | [`Flood`]: the token bucket |
@@ -64,6 +65,7 @@
 //! cargo run -p chatroom                       # open http://127.0.0.1:9005/ twice
 //! cargo run -p chatroom -- 127.0.0.1:9105 --allow-origin http://localhost:8000
 //! cargo run -p chatroom -- --require-ticket   # the page fetches a ticket first
+//! cargo run -p chatroom -- --tls-cert cert.pem --tls-key key.pem   # https:// and wss://
 //! curl -i http://127.0.0.1:9005/ws            # 426: a WebSocket address
 //! curl -i -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
 //!      -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZQ==' \
@@ -82,6 +84,7 @@ pub mod naive;
 pub mod protocol;
 mod room;
 mod server;
+mod tls;
 
 pub use config::{
     Args, Config, DEFAULT_ADDR, JOIN_TIMEOUT, MAX_CONNECTIONS, MAX_MESSAGE_SIZE, WRITE_TIMEOUT,
@@ -105,3 +108,4 @@ pub use protocol::{
 };
 pub use room::{JoinError, Membership, QUEUE_CAPACITY, Room};
 pub use server::{PAGE, Server, admission, http_server, run, serve_http, serve_until};
+pub use tls::Tls;

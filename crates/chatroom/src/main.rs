@@ -8,9 +8,19 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let config = args.config();
-    let banner =
-        "lesson 5 (chatroom): open http://{addr}/ in two windows (WebSocket at ws://{addr}/ws)";
+    let mut config = args.config();
+    config.tls = match args.tls() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("chatroom: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let banner = if config.tls.is_some() {
+        "lesson 5 (chatroom): open https://{addr}/ in two windows (WebSocket at wss://{addr}/ws)"
+    } else {
+        "lesson 5 (chatroom): open http://{addr}/ in two windows (WebSocket at ws://{addr}/ws)"
+    };
     support::serve(&args.addr, banner, |listener, stop| {
         Server::with_config(listener, config).run(stop)
     })

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -14,6 +15,7 @@ use support::{LiveConnections, SCRIPT, STYLE, accept_until, close_all};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
 use warp::http::Request;
@@ -132,6 +134,10 @@ pub async fn serve_until<S>(
 {
     let http = http_server(config);
     let admission = admission(config);
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|tls| (TlsAcceptor::from(Arc::clone(&tls.0)), config.head_timeout));
     let mut connections = JoinSet::new();
     accept_until(&listener, shutdown, &mut connections, |stream, peer| {
         serve_http(
@@ -141,6 +147,7 @@ pub async fn serve_until<S>(
             http.clone(),
             service.clone(),
             stopping.clone(),
+            tls.clone(),
         )
     })
     .await;
@@ -260,6 +267,7 @@ pub async fn serve_http<S>(
     http: http1::Builder,
     service: S,
     stopping: CancellationToken,
+    tls: Option<(TlsAcceptor, Duration)>,
 ) where
     S: hyper::service::Service<Request<Incoming>, Response = Response, Error = Infallible>
         + Send
@@ -278,19 +286,54 @@ pub async fn serve_http<S>(
     // Chat messages are small and each is written whole: Nagle's algorithm
     // could only delay them.
     let _ = stream.set_nodelay(true);
+    let address = admitted.ip;
+    let Some((acceptor, within)) = tls else {
+        return serve_io(stream, peer, address, false, http, service, stopping).await;
+    };
+    // The TLS handshake first, bounded like a request head.
+    let handshake = tokio::select! {
+        handshake = tokio::time::timeout(within, acceptor.accept(stream)) => handshake,
+        () = stopping.cancelled() => return,
+    };
+    match handshake {
+        Ok(Ok(stream)) => serve_io(stream, peer, address, true, http, service, stopping).await,
+        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!(%peer, "no TLS handshake within {within:?}"),
+    }
+}
+// ANCHOR_END: serve_http
+
+/// HTTP over `io`, a TCP connection or TLS over one (`tls`), as
+/// [`serve_http`] describes.
+async fn serve_io<IO, S>(
+    io: IO,
+    peer: SocketAddr,
+    address: Option<Arc<crate::defences::admit::IpCount>>,
+    tls: bool,
+    http: http1::Builder,
+    service: S,
+    stopping: CancellationToken,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     // What warp has no filter for, put where a filter can read it.
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         let info = ConnInfo {
             version: request.version(),
             peer,
-            address: admitted.ip.clone(),
+            address: address.clone(),
+            tls,
             upgrade: Handover::new(hyper::upgrade::on(&mut request)),
         };
         request.extensions_mut().insert(info);
         hyper::service::Service::call(&service, request)
     });
     let connection = http
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);
     let served = tokio::select! {
@@ -305,4 +348,3 @@ pub async fn serve_http<S>(
         tracing::debug!(%peer, "HTTP connection ended: {e}");
     }
 }
-// ANCHOR_END: serve_http

@@ -24,3 +24,26 @@ fn an_origin_with_a_path_is_refused_with_a_reason() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_certificate_that_cannot_be_read_is_said_and_exits_1() {
+    let output = run(
+        EXE,
+        &[
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+            "127.0.0.1:0",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/cert.pem"),
+        "{stderr}"
+    );
+    // One without the other is a mistake in the command line: 2.
+    let output = run(EXE, &["--tls-cert", "cert.pem", "127.0.0.1:0"]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -20,6 +20,26 @@ pub struct Args {
     /// believed about who the client is (lesson 5's --trusted-proxy).
     #[arg(long = "trusted-proxy", value_name = "IP")]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Each server holds at most N WebSockets (lesson 5's limit).
+    #[arg(long, value_name = "N", default_value_t = chatroom::MAX_CONNECTIONS, value_parser = support::above_zero)]
+    pub max_connections: usize,
+    /// At most N connections from one address, on each server (lesson 5's
+    /// limit).
+    #[arg(long, value_name = "N", default_value_t = chatroom::MAX_PER_IP, value_parser = support::above_zero)]
+    pub max_per_ip: usize,
+}
+
+impl Args {
+    /// Each server's settings: lesson 5's defaults, with what the command
+    /// line changed.
+    pub fn config(&self) -> chatroom::Config {
+        chatroom::Config {
+            trusted_proxies: self.trusted_proxies.clone(),
+            max_connections: self.max_connections,
+            max_per_ip: self.max_per_ip,
+            ..chatroom::Config::default()
+        }
+    }
 }
 
 impl Args {
@@ -54,6 +74,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(args.trusted_proxies.len(), 1);
+        assert_eq!(args.config().max_per_ip, chatroom::MAX_PER_IP);
+        assert!(Args::try_parse_from(["cluster", "--max-per-ip", "0"]).is_err());
         assert_eq!(args.addrs(), ["127.0.0.1:9005"]);
         assert_eq!(args.redis, "redis://10.0.0.5:6380");
         assert!(Args::try_parse_from(["cluster", "--listen"]).is_err());

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use chatroom::{Config, Server};
+use chatroom::Server;
 use clap::Parser;
 use cluster::args::Args;
 use cluster::{PREFIX, SharedRoom};
@@ -15,10 +15,7 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> ExitCode {
     let args = Args::parse();
     support::init_logging("info");
-    let config = Config {
-        trusted_proxies: args.trusted_proxies.clone(),
-        ..Config::default()
-    };
+    let config = args.config();
     let stop = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
     for addr in args.addrs() {

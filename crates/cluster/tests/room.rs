@@ -277,3 +277,40 @@ async fn redis_stopped_and_started_again_closes_pages_with_1013_then_recovers() 
     assert_eq!(recv_kind(&mut ann, "message").await["text"], "back");
     a.stop().await;
 }
+
+#[tokio::test]
+async fn a_redis_that_hangs_is_treated_as_gone_within_the_timeout() {
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    let a = Instance::start(&redis).await;
+    let (mut ann, _) = joined(a.addr, "ann").await;
+    // Frozen, not dead: its sockets stay open, and nothing answers.
+    redis.signal("STOP");
+    let frozen = Instant::now();
+    send(&mut ann, say("anyone?")).await;
+    let close = loop {
+        match next(&mut ann).await {
+            Ok(_) => continue,
+            Err(close) => break close.expect("a close code"),
+        }
+    };
+    let took = frozen.elapsed();
+    assert_eq!(u16::from(close.code), 1013, "{close:?}");
+    assert!(
+        took < cluster::REDIS_TIMEOUT * 3,
+        "a hung Redis took {took:?} to notice"
+    );
+    eprintln!("a frozen Redis closed the page with 1013 after {took:?}");
+    redis.signal("CONT");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, welcome) = join_with(a.addr, "ann", json!({})).await;
+        if welcome["type"] == "welcome" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never recovered: {welcome}");
+        sleep(Duration::from_millis(200)).await;
+    }
+    a.stop().await;
+}

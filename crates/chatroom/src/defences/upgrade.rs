@@ -48,6 +48,8 @@ pub struct ConnInfo {
     /// connection is from a trusted proxy: the gate counts the WebSocket
     /// against the client address the proxy forwards.
     pub address: Option<Arc<IpCount>>,
+    /// The connection speaks TLS (`--tls-cert`): the page came over https.
+    pub tls: bool,
     /// hyper's promise of the socket after a 101, for this request.
     pub upgrade: Handover,
 }
@@ -237,21 +239,19 @@ impl Gate {
     /// Checks an upgrade request in lesson 1's order (HTTP basics, then the
     /// WebSocket fields), then the subprotocols it offers, its Origin, its
     /// `ticket` (from the URL's query), and that there is room; takes a
-    /// slot if all pass. `from_proxy`: the connection is from a trusted
-    /// proxy, whose `X-Forwarded-Proto` says how the page was loaded.
+    /// slot if all pass. `https`: the page was loaded over https (our own
+    /// TLS, or a trusted proxy's), so its origin is `https://` + Host.
     pub fn check(
         &self,
         request: &Request,
         ticket: Option<&str>,
-        from_proxy: bool,
+        https: bool,
     ) -> Result<(Slot, Pass), Refusal> {
         let accept = validate(request).map_err(Refusal::Handshake)?;
         let subprotocol =
             choose_subprotocol(request, self.subprotocols).map_err(Refusal::Handshake)?;
         // Same origin by default: a page may connect if it came from this
         // very server. `validate` has made sure there is exactly one Host.
-        // Behind a proxy that ends TLS, the page came over https.
-        let https = from_proxy && request.headers.get_one("X-Forwarded-Proto") == Some("https");
         let own = format!(
             "{}://{}",
             if https { "https" } else { "http" },
@@ -354,9 +354,14 @@ pub fn gate(gate: Arc<Gate>) -> impl Filter<Extract = (Upgrade,), Error = warp::
                 let request = lesson_one_request(&method, path.as_str(), info.version, &headers);
                 let ticket = query.get("ticket").map(String::as_str);
                 let peer = info.peer;
+                // The page came over https if we speak TLS, or if the
+                // trusted proxy it came through says so.
                 let from_proxy = info.address.is_none();
+                let https = info.tls
+                    || (from_proxy
+                        && request.headers.get_one("X-Forwarded-Proto") == Some("https"));
                 let checked = gate
-                    .check(&request, ticket, from_proxy)
+                    .check(&request, ticket, https)
                     .and_then(|(slot, pass)| {
                         // The WebSocket counts against its address for life:
                         // the client's own, or the one its proxy forwards.

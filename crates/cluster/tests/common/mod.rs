@@ -81,6 +81,16 @@ impl Redis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Sends it a signal by name (`STOP` freezes it, `CONT` thaws it).
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("redis-server is running");
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
     /// Kills it and waits until it is gone.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;

@@ -9,8 +9,8 @@
 
 use std::collections::HashSet;
 
-use browser::chat::{join_chat, say};
-use browser::{Error, LessonServer, WAIT};
+use browser::chat::{join_chat, join_in, say};
+use browser::{Browser, Error, LessonServer, WAIT};
 
 /// Two pages, one room (which requires tickets): what one types, the other
 /// shows, as text (markup included, verbatim), in the same order; who is
@@ -106,4 +106,53 @@ async fn two_pages_talk_and_a_reload_keeps_the_name() -> Result<(), Error> {
     ann.close().await?;
     bob.close().await?;
     server.stop().await
+}
+
+/// The room speaking TLS itself (`--tls-cert`, `--tls-key`): the page loads
+/// over https, its WebSocket is wss://, and two pages talk. The certificate
+/// is made for 127.0.0.1 at test time; the browsers accept it as a person
+/// clicking through the warning would.
+#[tokio::test]
+async fn the_room_over_its_own_tls_is_https_and_wss() -> Result<(), Error> {
+    if browser::skip_if_unavailable() {
+        return Ok(());
+    }
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+        .expect("rcgen makes a certificate");
+    let tls = chatroom::Tls::from_pem(
+        made.cert.pem().as_bytes(),
+        made.signing_key.serialize_pem().as_bytes(),
+    )
+    .expect("the certificate and key go together");
+    let config = chatroom::Config {
+        tls: Some(tls),
+        ..chatroom::Config::default()
+    };
+    let server = LessonServer::start(move |listener, shutdown| {
+        chatroom::Server::with_config(listener, config).run(shutdown)
+    })
+    .await?;
+    let url = format!("https://{}/", server.addr());
+    let ann = join_in(
+        Browser::start_accepting_any_certificate().await?,
+        &url,
+        "ann",
+    )
+    .await?;
+    let bob = join_in(
+        Browser::start_accepting_any_certificate().await?,
+        &url,
+        "bob",
+    )
+    .await?;
+    let ws = ann.script("return ws.url;").await?;
+    let wss = format!("wss://{}/ws", server.addr());
+    assert!(ws.as_str().is_some_and(|u| u.starts_with(&wss)), "{ws}");
+    say(&ann, "encrypted all the way").await?;
+    bob.wait_for_text("#log", "encrypted all the way", WAIT)
+        .await?;
+    ann.close().await?;
+    bob.close().await?;
+    server.stop().await?;
+    Ok(())
 }

@@ -102,9 +102,11 @@ fn error(message: impl Into<String>) -> ArgsError {
 pub struct Flags {
     /// ws://HOST[:PORT]/PATH, loopback only [default: ws://127.0.0.1:9003/ws;
     /// broadcast: ws://127.0.0.1:9005/ws for chatroom, ws://127.0.0.1:8080/
-    /// for plain, the servers' defaults]
+    /// for plain, the servers' defaults]. Broadcast: give it once per server
+    /// of one room (lesson 8's cluster), and the clients are spread over
+    /// them in turn
     #[arg(long, value_name = "URL")]
-    url: Option<String>,
+    url: Vec<String>,
     /// Echo: connections, one message in flight each [default: 100]
     #[arg(long, value_name = "N")]
     connections: Option<String>,
@@ -240,8 +242,17 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
         Which::Broadcast => protocol.default_url(),
         Which::Echo | Which::Idle => DEFAULT_URL,
     };
-    let url = given.url.as_deref().unwrap_or(default_url);
+    let mut urls = given.url.iter().map(String::as_str);
+    let url = urls.next().unwrap_or(default_url);
     let target = Target::parse(url).map_err(|e| error(e.to_string()))?;
+    let also = urls
+        .map(|url| Target::parse(url).map_err(|e| error(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !also.is_empty() && which != Which::Broadcast {
+        return Err(error(
+            "--url more than once: only in broadcast mode, for the servers of one room",
+        ));
+    }
     let server_pid = given
         .server_pid
         .as_deref()
@@ -311,6 +322,7 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
             }
             Mode::Broadcast(BroadcastOptions {
                 target,
+                also,
                 clients,
                 protocol,
                 // At most MAX_RATE, which fits.
@@ -449,10 +461,21 @@ mod tests {
             panic!("--broadcast selects broadcast mode")
         };
         assert_eq!(b.target.to_string(), "ws://127.0.0.1:9005/ws");
+        assert!(b.also.is_empty());
         assert_eq!(
             (b.clients, b.protocol, b.rate, b.size),
             (1000, Protocol::Chatroom, 100, 20)
         );
+        // The servers of one room: the clients go to each in turn.
+        let Mode::Broadcast(b) =
+            cli("--broadcast 9 --url ws://127.0.0.1:9011/ws --url ws://127.0.0.1:9012/ws").mode
+        else {
+            panic!()
+        };
+        assert_eq!(b.target.to_string(), "ws://127.0.0.1:9011/ws");
+        assert_eq!(b.also.len(), 1);
+        let err = parse("--url ws://127.0.0.1:1/ --url ws://127.0.0.1:2/").unwrap_err();
+        assert!(err.0.contains("only in broadcast mode"), "{}", err.0);
         assert_eq!(
             (b.duration, b.warmup, b.server_pid),
             (Duration::from_secs(10), Duration::from_secs(2), None)

@@ -104,6 +104,9 @@ impl fmt::Display for Protocol {
 pub struct BroadcastOptions {
     /// The chat server.
     pub target: Target,
+    /// More servers of the same room (lesson 8's cluster): the clients are
+    /// spread over `target` and these, in turn.
+    pub also: Vec<Target>,
     /// How many clients join the room.
     pub clients: usize,
     /// How the room speaks.
@@ -244,6 +247,7 @@ impl BroadcastReport {
         serde_json::json!({
             "mode": "broadcast",
             "url": o.target.to_string(),
+            "also": o.also.iter().map(Target::to_string).collect::<Vec<_>>(),
             "protocol": o.protocol.name(),
             "clients": o.clients,
             "connected": self.connected,
@@ -423,7 +427,10 @@ struct Outcome {
 pub async fn run_broadcast(options: &BroadcastOptions) -> Result<BroadcastReport, CapacityError> {
     sys::check_capacity(options.clients)?;
     let base = Instant::now();
-    let opened = open_many(&options.target, options.clients).await;
+    let targets: Vec<Target> = std::iter::once(options.target.clone())
+        .chain(options.also.iter().cloned())
+        .collect();
+    let opened = open_many(&targets, options.clients).await;
     let mut report = BroadcastReport::new(options, opened.clients.len(), opened.failures);
     if let Some(pid) = options.server_pid {
         report

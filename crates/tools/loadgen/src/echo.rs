@@ -275,7 +275,7 @@ pub async fn run_echo(options: &EchoOptions) -> Result<EchoReport, CapacityError
         }
     }
 
-    let opened = open_many(&options.target, options.connections).await;
+    let opened = open_many(std::slice::from_ref(&options.target), options.connections).await;
     let mut report = EchoReport {
         options: options.clone(),
         connected: opened.clients.len(),

@@ -37,28 +37,35 @@ pub struct Opened {
     pub elapsed: Duration,
 }
 
-/// Opens `count` connections to `target`, [`CONNECT_CONCURRENCY`] at a time.
+/// Opens `count` connections, [`CONNECT_CONCURRENCY`] at a time: the first
+/// to `targets[0]`, the next to `targets[1]`, and so on in turn (one
+/// target, but for the servers of lesson 8's cluster).
 ///
 /// Each attempt is bounded by [`crate::CONNECT_TIMEOUT`], so this returns
 /// within `count / CONNECT_CONCURRENCY × CONNECT_TIMEOUT` at worst (and on
 /// loopback in milliseconds to seconds).
-pub async fn open_many(target: &Target, count: usize) -> Opened {
+pub async fn open_many(targets: &[Target], count: usize) -> Opened {
     let start = Instant::now();
-    let target = Arc::new(target.clone());
+    let targets: Arc<[Target]> = Arc::from(targets);
     // A fixed pool of workers taking numbers off a shared counter, rather
     // than a task per connection: 10,000 tasks waiting on a semaphore would
     // work too, but the pool says "64 at a time" in its shape.
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = JoinSet::new();
     for _ in 0..CONNECT_CONCURRENCY.min(count) {
-        let (target, next) = (Arc::clone(&target), Arc::clone(&next));
+        let (targets, next) = (Arc::clone(&targets), Arc::clone(&next));
         workers.spawn(async move {
             let mut clients = Vec::new();
             let mut failures = Tally::new();
             // Relaxed is enough: the counter only hands out distinct numbers,
             // it orders no other memory.
-            while next.fetch_add(1, Ordering::Relaxed) < count {
-                match Client::connect(&target).await {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                // In turn over the servers (one, but for a cluster).
+                match Client::connect(&targets[i % targets.len()]).await {
                     Ok(client) => clients.push(client),
                     Err(e) => {
                         tracing::debug!("connect failed: {e}");

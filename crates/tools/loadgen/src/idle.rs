@@ -42,7 +42,7 @@ pub struct IdleSet {
 impl IdleSet {
     /// Opens `count` connections to `target` (see [`crate::open_many`]).
     pub async fn open(target: &Target, count: usize) -> IdleSet {
-        let opened = open_many(target, count).await;
+        let opened = open_many(std::slice::from_ref(target), count).await;
         IdleSet {
             clients: opened.clients,
             failures: opened.failures,

@@ -15,6 +15,7 @@ use loadgen::{BroadcastOptions, BroadcastReport, Protocol, Target, run_broadcast
 fn options(target: Target, clients: usize, protocol: Protocol) -> BroadcastOptions {
     BroadcastOptions {
         target,
+        also: Vec::new(),
         clients,
         protocol,
         rate: 200,
