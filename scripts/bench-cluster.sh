@@ -75,15 +75,16 @@ step "building loadgen, lesson 5 and lesson 8 (release)"
 build_ours -p chatroom -p cluster
 [ "$HAVE_OURS" = yes ] || die "lessons 5 and 8 do not build"
 
-# The next free port from PORT.
+# Sets NEXT to the next free port from PORT (not in a subshell: PORT moves on).
 next_port() {
   while port_in_use "$PORT"; do PORT=$((PORT + 1)); done
   [ "$PORT" -lt 32768 ] || die "no free port below 32768 from PORT_BASE"
-  echo "$PORT"
+  NEXT=$PORT
   PORT=$((PORT + 1))
 }
 
-REDIS_PORT=$(next_port)
+next_port
+REDIS_PORT=$NEXT
 REDIS_PID=""
 SERVER_PID=""
 cleanup() {
@@ -110,7 +111,8 @@ start_config() {
   URLS=()
   case $name in
     memory)
-      p=$(next_port)
+      next_port
+      p=$NEXT
       RUST_LOG=warn "${SERVER_CPU[@]}" "$TARGET/release/chatroom" "127.0.0.1:$p" "${LIMITS[@]}" > "$log" 2>&1 &
       URLS=(--url "ws://127.0.0.1:$p/ws")
       listens=("$p")
@@ -120,7 +122,8 @@ start_config() {
       [ "$name" = three ] && n=3
       local args=(--redis "$REDIS_URL" "${LIMITS[@]}")
       for _ in $(seq 1 "$n"); do
-        p=$(next_port)
+        next_port
+        p=$NEXT
         args+=(--listen "127.0.0.1:$p")
         URLS+=(--url "ws://127.0.0.1:$p/ws")
         listens+=("$p")
