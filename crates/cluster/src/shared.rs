@@ -200,6 +200,20 @@ impl Inner {
         if seq <= state.last {
             return; // read twice across a reconnect
         }
+        if skipped(state.last, seq) {
+            // This server fell so far behind that the stream trimmed events
+            // it had not read: its pages missed them. They are told (1013)
+            // and come back with `since`, which says what is gone.
+            tracing::warn!(
+                instance = self.instance,
+                "fell behind the room: events {}..{seq} were trimmed unread",
+                state.last + 1
+            );
+            for member in state.members.drain(..) {
+                member.unavailable.cancel();
+            }
+            state.recent.clear();
+        }
         state.last = seq;
         if state.recent.len() == RECENT_KEPT {
             state.recent.pop_front();
@@ -377,6 +391,14 @@ impl Hall for SharedRoom {
     }
 }
 
+/// Whether event `seq` comes after a gap: every script numbers and appends
+/// in one step, so the numbers in the stream have none, and a reader that
+/// last delivered `last` must see `last + 1` next, unless the stream
+/// trimmed it first. (`last` is 0 before the first event.)
+fn skipped(last: u64, seq: u64) -> bool {
+    last > 0 && seq > last + 1
+}
+
 fn down(why: &str) -> JoinError {
     JoinError::Unavailable(Unavailable(why.to_owned()))
 }
@@ -541,3 +563,17 @@ async fn beat(inner: &Inner) -> Result<(), RedisError> {
     Ok(())
 }
 // ANCHOR_END: stay_alive
+
+#[cfg(test)]
+mod tests {
+    use super::skipped;
+
+    #[test]
+    fn a_gap_in_the_numbers_is_a_skip() {
+        assert!(!skipped(0, 1), "the first event");
+        assert!(!skipped(0, 500), "following a stream from where it is");
+        assert!(!skipped(41, 42));
+        assert!(skipped(41, 43));
+        assert!(skipped(41, 1_041));
+    }
+}
