@@ -275,13 +275,14 @@ impl Hall for SharedRoom {
                 state.joining.insert(id);
                 (id, state.losses)
             };
+            let joining = Joining { inner, id };
             let who = inner.holder(id, &folded);
             let answer = inner
                 .store
                 .join(&who, nick, key, support::unix_millis(), since.as_ref())
                 .await;
+            drop(joining);
             let mut state = inner.lock();
-            state.joining.remove(&id);
             let (seq, boot, members, history, complete) = match answer {
                 Err(e) => return Err(down(&e.to_string())),
                 Ok(Joined::Taken { taken }) => return Err(JoinError::Taken(taken)),
@@ -397,6 +398,21 @@ impl Hall for SharedRoom {
 /// trimmed it first. (`last` is 0 before the first event.)
 fn skipped(last: u64, seq: u64) -> bool {
     last > 0 && seq > last + 1
+}
+
+/// A member's number held as "joining" until its join script has answered,
+/// however the join ends: also when the page goes away meanwhile and its
+/// future is dropped. A number left behind would keep its name from this
+/// server's sweep for good.
+struct Joining<'a> {
+    inner: &'a Inner,
+    id: u64,
+}
+
+impl Drop for Joining<'_> {
+    fn drop(&mut self) {
+        self.inner.lock().joining.remove(&self.id);
+    }
 }
 
 fn down(why: &str) -> JoinError {
