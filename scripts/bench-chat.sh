@@ -21,6 +21,11 @@
 #   BENCH_REF_DIR       where the reference is copied and built
 #                       [${TMPDIR:-/tmp}/ws-from-scratch-bench-ref]
 #   BENCH_STRICT [0]    1: exit 1 when a target is missed
+#   CAPACITY [0]        1: the capacity mode instead (below)
+#   RATES ["100 150 200 250 300 400 500 600 800 1000"]
+#                       capacity mode: the inbound rates tried, in order
+#   P99_LIMIT [50]      capacity mode: the fan-out p99 a step must stay
+#                       under, in milliseconds
 #
 # The servers, each started fresh for every run on a port of its own:
 #   ours        target/release/chatroom (lesson 5, on warp), with
@@ -70,6 +75,20 @@
 #   chat-runs.jsonl   one loadgen report per line, as measured
 #   logs/chat-*       what each server printed
 #
+# Capacity mode (CAPACITY=1; DURATION [5s], WARMUP [1s], IDLE unused): how
+# much the room can carry, not only its latency at one load. In each round,
+# at CLIENTS clients, each server is run at every rate of RATES in turn (the
+# two servers interleaved, rate by rate) until a step's fan-out p99 passes
+# P99_LIMIT ms or anything is lost, duplicated, reordered or fails; its
+# capacity in that round is the highest rate it passed times the deliveries
+# each message makes (ours CLIENTS, the reference CLIENTS - 1), in
+# deliveries a second on its one pinned core. Prints
+#   capacity: ours N deliveries/s, reference M deliveries/s
+# (medians over the rounds) and writes chat-capacity.json, chat-capacity.md
+# and, when both servers ran and no run broke, copies the table to
+# book/src/generated/bench-chat-capacity.md. A step that fails is the
+# measurement, not an error; a loadgen that cannot run is.
+#
 # Exit: 0 when every run was clean (targets are reported; enforced only with
 # BENCH_STRICT=1), 1 when a run had errors or a strict target was missed,
 # 2 when the benchmark cannot be set up.
@@ -78,11 +97,20 @@ set -euo pipefail
 . "$(dirname "$0")/lib/bench.sh"
 bench_init
 
+CAPACITY=${CAPACITY:-0}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-1000}
 RATE=${RATE:-100}
-DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
+if [ "$CAPACITY" = 1 ]; then
+  DURATION=${DURATION:-5s}
+  WARMUP=${WARMUP:-1s}
+  IDLE=0
+else
+  DURATION=${DURATION:-10s}
+  WARMUP=${WARMUP:-2s}
+fi
+RATES=${RATES:-100 150 200 250 300 400 500 600 800 1000}
+P99_LIMIT=${P99_LIMIT:-50}
 IDLE=${IDLE:-10000}
 HOLD=${HOLD:-2s}
 PORT=${PORT_BASE:-23000}
@@ -208,11 +236,172 @@ PY
   [ "$ok" = yes ] || FAILED=1
 }
 
+start_chat_server() {
+  if [ "$1" = ours ]; then start_server ours "${OURS_FLAGS[@]}"; else start_server "$1"; fi
+}
+
+# ------------------------------------------------------------- capacity mode
+if [ "$CAPACITY" = 1 ]; then
+  step "capacity: ${#SERVERS[@]} servers x $ROUNDS rounds, $CLIENTS clients, rates $RATES msgs/s, each for $DURATION after $WARMUP, until p99 > $P99_LIMIT ms or a loss (pinned: $PINNED)"
+  CAP_RUNS=$OUT/chat-capacity-runs.jsonl
+  : > "$CAP_RUNS"
+  for round in $(seq 1 "$ROUNDS"); do
+    declare -A GOING=()
+    for name in "${SERVERS[@]}"; do GOING[$name]=1; done
+    for rate in $RATES; do
+      for name in $(rotated "$round" "${SERVERS[@]}"); do
+        [ -n "${GOING[$name]-}" ] || continue
+        start_chat_server "$name"
+        RUNS_SAVED=$RUNS RUNS=$CAP_RUNS
+        run_loadgen capacity "$name" "$round" "${URLPATH[$name]}" --broadcast "$CLIENTS" \
+          --protocol "${PROTOCOL[$name]}" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP"
+        RUNS=$RUNS_SAVED
+        stop_server
+        # passed, over (the step that ends this server's climb), or broken
+        # (loadgen could not measure: that is a failure of the benchmark).
+        verdict=$(python3 - "$REPORT" "$name" "$round" "$rate" "$P99_LIMIT" <<'PY'
+import json, sys
+r, name, rnd, rate, limit = json.loads(sys.argv[1]), *sys.argv[2:]
+if r is None or r.get("ready") != r.get("clients"):
+    print(f"  {name:<9} round {rnd} at {rate}/s: could not measure", file=sys.stderr)
+    print("broken")
+    sys.exit()
+p99 = r["p99_us"]
+why = []
+if r["lost"] or r["duplicates"] or r["out_of_order"]:
+    why.append(f"lost {r['lost']} dup {r['duplicates']} order {r['out_of_order']}")
+if r["errors"]:
+    why.append(f"errors {json.dumps(r['error_kinds'])}")
+if p99 is None or p99 > float(limit) * 1000:
+    why.append(f"p99 over {limit} ms")
+pct = lambda x: "?" if x is None else f"{x * 100:.0f}%"
+ms = lambda us: "?" if us is None else f"{us / 1000:.1f}"
+print(f"  {name:<9} round {rnd} at {rate:>5}/s: {r['deliveries_per_s']:>9,.0f} deliveries/s  "
+      f"p50 {ms(r['p50_us'])} p99 {ms(p99)} ms  server CPU {pct(r['server_cpu'])}  "
+      f"loadgen CPU {pct(r['loadgen_cpu'])}  " + ("; ".join(why) if why else "passed"),
+      file=sys.stderr)
+print("over" if why else "passed")
+PY
+)
+        case $verdict in
+          passed) ;;
+          over) unset "GOING[$name]" ;;
+          *) FAILED=1; unset "GOING[$name]" ;;
+        esac
+      done
+      [ "${#GOING[@]}" -gt 0 ] || break
+    done
+  done
+
+  step "results"
+  machine_facts
+  export ROUNDS CLIENTS DURATION WARMUP PINNED P99_LIMIT RATES
+  export LABEL_OURS=${LABEL[ours]-} LABEL_REFERENCE=${LABEL[reference]} OURS_ARGS="${OURS_FLAGS[*]}"
+  SUMMARY_RC=0
+  python3 - "$CAP_RUNS" "$OUT/chat-capacity.json" "$OUT/chat-capacity.md" <<'PY' || SUMMARY_RC=$?
+import datetime, json, os, statistics, sys
+
+runs_path, json_path, md_path = sys.argv[1:]
+env = os.environ
+runs = [json.loads(line) for line in open(runs_path)]
+clients, limit = int(env["CLIENTS"]), float(env["P99_LIMIT"])
+names = [n for n in ("ours", "reference") if any(r["server"] == n for r in runs)]
+labels = {"ours": env["LABEL_OURS"], "reference": env["LABEL_REFERENCE"]}
+fan_out = {"ours": clients, "reference": clients - 1}
+
+def passed(r):
+    r = r["report"]
+    return (r is not None and r["ready"] == r["clients"] and not r["lost"]
+            and not r["duplicates"] and not r["out_of_order"] and not r["errors"]
+            and r["p99_us"] is not None and r["p99_us"] <= limit * 1000)
+
+rounds = sorted({r["round"] for r in runs})
+per_round = {n: [] for n in names}
+for n in names:
+    for rnd in rounds:
+        steps = [r for r in runs if r["server"] == n and r["round"] == rnd]
+        best = max((r["report"]["rate"] for r in steps if passed(r)), default=0)
+        per_round[n].append(best * fan_out[n])
+capacity = {n: statistics.median(v) for n, v in per_round.items() if v}
+ratio = (capacity["ours"] / capacity["reference"]
+         if capacity.get("reference") and "ours" in capacity else None)
+result = {
+    "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "commit": env["COMMIT"],
+    "machine": {"cpus": int(env["NPROC"]), "cpu": env["CPU_MODEL"], "kernel": env["KERNEL"],
+                "pinned": env["PINNED"] == "yes"},
+    "settings": {"rounds": int(env["ROUNDS"]), "clients": clients, "rates": env["RATES"].split(),
+                 "p99_limit_ms": limit, "duration": env["DURATION"], "warmup": env["WARMUP"],
+                 "ours_args": env["OURS_ARGS"]},
+    "capacity_deliveries_per_s": capacity,
+    "per_round": per_round,
+    "ratio_ours_to_reference": ratio,
+    "runs": runs,
+}
+with open(json_path, "w") as f:
+    json.dump(result, f, indent=2)
+    f.write("\n")
+
+ms = lambda us: "n/a" if us is None else f"{us / 1000:.1f}"
+pct = lambda x: "n/a" if x is None else f"{x * 100:.0f}%"
+md = [f"<!-- generated by scripts/bench-chat.sh CAPACITY=1 ({result['generated']}, commit "
+      f"{env['COMMIT']}); do not edit: run the script again -->", ""]
+md.append(f"Capacity: {clients} clients in one room; the inbound rate raised step by step "
+          f"({', '.join(env['RATES'].split())} messages/s, each step {env['DURATION']} measured "
+          f"after {env['WARMUP']} warm-up) until the fan-out p99 passed {limit:g} ms or anything "
+          f"was lost; the two servers interleaved step by step, {env['ROUNDS']} rounds. "
+          + ("Server pinned to CPU 0, loadgen to CPU 1. " if env["PINNED"] == "yes"
+             else "**Not pinned.** ")
+          + f"Machine: {env['NPROC']} × {env['CPU_MODEL'] or 'unknown CPU'}, Linux {env['KERNEL']}.")
+md.append("")
+md.append("| server | capacity (deliveries/s, one core) | per round |")
+md.append("|---|---:|---:|")
+for n in names:
+    md.append(f"| {labels[n]} | **{capacity[n]:,.0f}** | "
+              + ", ".join(f"{v:,.0f}" for v in per_round[n]) + " |")
+md.append("")
+if ratio is not None:
+    md.append(f"Ours / reference: **{ratio:.2f}×** the deliveries a second (medians over the rounds).")
+    md.append("")
+md.append("Every step, in the order measured:")
+md.append("")
+md.append("| round | server | rate (msgs/s) | deliveries/s | lost | p50 / p99 (ms) | server CPU | loadgen CPU | send lag p99 (ms) | verdict |")
+md.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+for r in runs:
+    rep = r["report"]
+    if rep is None:
+        md.append(f"| {r['round']} | {r['server']} | | | | | | | | could not measure |")
+        continue
+    verdict = "passed" if passed(r) else (
+        "lost" if rep["lost"] or rep["duplicates"] or rep["out_of_order"] or rep["errors"]
+        else f"p99 over {limit:g} ms")
+    md.append(f"| {r['round']} | {r['server']} | {rep['rate']:,} | {rep['deliveries_per_s']:,.0f} | "
+              f"{rep['lost']:,} | {ms(rep['p50_us'])} / {ms(rep['p99_us'])} | "
+              f"{pct(rep['server_cpu'])} | {pct(rep['loadgen_cpu'])} | "
+              f"{ms(rep['send_lag_p99_us'])} | {verdict} |")
+with open(md_path, "w") as f:
+    f.write("\n".join(md) + "\n")
+print("\n".join(md[2:]))
+print()
+line = "capacity: " + ", ".join(f"{n} {capacity[n]:.0f} deliveries/s" for n in names)
+print(line)
+PY
+  summary_done "$OUT/chat-capacity.json" "$OUT/chat-capacity.md"
+  if [ "$FAILED" -eq 0 ] && [ "$HAVE_OURS" = yes ]; then
+    cp -- "$OUT/chat-capacity.md" "$ROOT/book/src/generated/bench-chat-capacity.md"
+    echo "bench-chat.sh: copied the table to book/src/generated/bench-chat-capacity.md" >&2
+  else
+    echo "bench-chat.sh: NOT copying the table to the book (a run broke, or ours did not run)" >&2
+  fi
+  bench_exit
+  exit 0
+fi
+
 # ---------------------------------------------------------------- the batch
 step "chat: ${#SERVERS[@]} servers x $ROUNDS rounds, $CLIENTS clients, $RATE msgs/s in, $DURATION after $WARMUP warm-up (pinned: $PINNED)"
 for round in $(seq 1 "$ROUNDS"); do
   for name in $(rotated "$round" "${SERVERS[@]}"); do
-    if [ "$name" = ours ]; then start_server ours "${OURS_FLAGS[@]}"; else start_server "$name"; fi
+    start_chat_server "$name"
     measure chat "$name" "$round" --broadcast "$CLIENTS" --protocol "${PROTOCOL[$name]}" \
       --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
     stop_server

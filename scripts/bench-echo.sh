@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench-echo.sh - lesson 3's echo server against tokio-tungstenite's
-# own echo example: throughput and latency under load, then memory per idle
+# own echo example and fastwebsockets' (the Rust WebSocket picked for
+# speed): throughput and latency under load, then memory per idle
 # connection. Produces the figures of the book's performance appendix.
 #
 # usage: scripts/bench-echo.sh
@@ -22,6 +23,10 @@
 #   reference         tokio-tungstenite 0.29's examples/echo-server.rs, built
 #                     from the crate's package copied out of ~/.cargo/registry
 #                     (outside this repository: we never copy its code in)
+#   fastwebsockets    fastwebsockets 0.10's examples/echo_server.rs (on
+#                     hyper, one thread), built the same way; it listens on
+#                     127.0.0.1:8080 and nowhere else, so that port must be
+#                     free (the script dies otherwise)
 #   ours-tungstenite  target/release/echo-tungstenite, lesson 3's 20-line twin
 # `ours` is optional while crates/echo cannot be built, with a loud note.
 #
@@ -32,8 +37,9 @@
 # per-round ratios ours/reference, with each server's CPU share (its
 # utime+stime over the measured window, read by loadgen from /proc).
 #
-# Targets (issue 3): ours >= 0.95x the reference's msgs/s; <= 16 KiB RSS per
-# idle connection at 10,000.
+# Targets: ours >= 0.95x the reference's msgs/s; ours >= 1.0x fastwebsockets'
+# msgs/s and msgs per server CPU-second; <= 16 KiB RSS per idle connection
+# at 10,000.
 #
 # Output, under the workspace's target/bench/:
 #   echo.json     settings, machine, every run, medians, ratios, targets
@@ -80,6 +86,7 @@ build_ours -p echo --bins
 declare -A BIN LABEL
 LABEL[ours]="ours (\`echo\`, lessons 1-2)"
 LABEL[reference]="tokio-tungstenite $REF_VERSION \`examples/echo-server.rs\`"
+LABEL[fastwebsockets]="fastwebsockets $FAST_VERSION \`examples/echo_server.rs\`"
 LABEL[ours-tungstenite]="ours on tokio-tungstenite (\`echo-tungstenite\`)"
 SERVERS=()
 if [ "$HAVE_OURS" = yes ] && [ -x "$TARGET/release/echo" ]; then
@@ -92,6 +99,11 @@ fi
 build_reference echo-server
 BIN[reference]=$REF_BIN
 SERVERS+=(reference)
+
+build_package_example fastwebsockets "$FAST_VERSION" echo_server --features upgrade
+BIN[fastwebsockets]=$EXAMPLE_BIN
+FIXED_PORT[fastwebsockets]=8080
+SERVERS+=(fastwebsockets)
 
 # Only from this build: an old binary left in target/ would be stale.
 if [ "$HAVE_OURS" = yes ] && [ -x "$TARGET/release/echo-tungstenite" ]; then
@@ -157,6 +169,7 @@ step "results"
 machine_facts
 export ROUNDS CONNECTIONS SIZE DURATION WARMUP IDLE HOLD PINNED STRICT FAILED
 export LABEL_OURS=${LABEL[ours]} LABEL_REFERENCE=${LABEL[reference]} LABEL_TWIN=${LABEL[ours-tungstenite]}
+export LABEL_FAST=${LABEL[fastwebsockets]}
 SUMMARY_RC=0
 python3 - "$RUNS" "$OUT/echo.json" "$OUT/echo.md" <<'PY' || SUMMARY_RC=$?
 import datetime, json, os, statistics, sys
@@ -164,9 +177,9 @@ import datetime, json, os, statistics, sys
 runs_path, json_path, md_path = sys.argv[1:]
 runs = [json.loads(line) for line in open(runs_path)]
 env = os.environ
-names = ["ours", "reference", "ours-tungstenite"]
+names = ["ours", "reference", "fastwebsockets", "ours-tungstenite"]
 labels = {"ours": env["LABEL_OURS"], "reference": env["LABEL_REFERENCE"],
-          "ours-tungstenite": env["LABEL_TWIN"]}
+          "fastwebsockets": env["LABEL_FAST"], "ours-tungstenite": env["LABEL_TWIN"]}
 
 def median(xs):
     xs = [x for x in xs if x is not None]
@@ -218,10 +231,17 @@ def ratios(a, b, metric=lambda report: report["msgs_per_s"]):
 ratio = median(ratios("ours", "reference"))
 twin_ratio = median(ratios("ours-tungstenite", "reference"))
 cost_ratio = median(ratios("ours", "reference", per_cpu))
+fast_ratio = median(ratios("ours", "fastwebsockets"))
+fast_cost_ratio = median(ratios("ours", "fastwebsockets", per_cpu))
 ours_idle = (idle["ours"] or {}).get("rss_per_conn_bytes")
 targets = {
     "throughput": {"want": ">= 0.95 x reference msgs/s", "got": ratio,
                    "met": None if ratio is None else ratio >= 0.95},
+    "vs_fastwebsockets_msgs": {"want": ">= 1.0 x fastwebsockets msgs/s", "got": fast_ratio,
+                               "met": None if fast_ratio is None else fast_ratio >= 1.0},
+    "vs_fastwebsockets_cpu": {"want": ">= 1.0 x fastwebsockets msgs per server CPU-second",
+                              "got": fast_cost_ratio,
+                              "met": None if fast_cost_ratio is None else fast_cost_ratio >= 1.0},
     "idle_rss": {"want": "<= 16384 bytes per idle connection at 10,000",
                  "got": ours_idle,
                  "met": None if ours_idle is None or int(env["IDLE"]) < 10000
@@ -239,6 +259,8 @@ result = {
     "ratio_ours_to_reference": ratio,
     "ratio_twin_to_reference": twin_ratio,
     "ratio_ours_to_reference_per_server_cpu_s": cost_ratio,
+    "ratio_ours_to_fastwebsockets": fast_ratio,
+    "ratio_ours_to_fastwebsockets_per_server_cpu_s": fast_cost_ratio,
     "targets": targets,
     "runs": runs,
 }
@@ -280,6 +302,10 @@ if ratio is not None:
     md.append(line + ".")
     if cost_ratio is not None:
         md.append(f"Per second of server CPU, ours handles {cost_ratio:.2f}× the reference's messages.")
+    if fast_ratio is not None:
+        md.append(f"Ours / fastwebsockets: **{fast_ratio:.2f}×** the messages per second"
+                  + (f", **{fast_cost_ratio:.2f}×** the messages per server CPU-second"
+                     if fast_cost_ratio is not None else "") + ".")
 else:
     md.append("**Our server was not measured** (it did not build): no ratio.")
 if twin_ratio is not None:

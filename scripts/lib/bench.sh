@@ -7,7 +7,8 @@
 #
 # It sources common.sh (die, step, loud, enter_root, cargo_target_dir: see
 # there). Sourcing it defines the functions below; sets REF_VERSION (the
-# reference's tokio-tungstenite version, 0.29.0), REF_DIR (where the reference
+# reference's tokio-tungstenite version, 0.29.0), FAST_VERSION (fastwebsockets', 0.10.0),
+# REF_DIR (where the reference
 # is copied and built: $BENCH_REF_DIR, by default
 # ${TMPDIR:-/tmp}/ws-from-scratch-bench-ref), SERVER_PID="", SERVER_PORT=""
 # and BACKSTOP=(); and installs an EXIT trap that kills the server
@@ -42,16 +43,21 @@
 #                       (yes, or no when ours did not build), TARGET (cargo's
 #                       target directory: honours CARGO_TARGET_DIR) and
 #                       LOADGEN ($TARGET/release/loadgen)
+#   build_package_example CRATE VERSION EXAMPLE CARGO_ARGS...
+#                       builds CRATE VERSION's examples/EXAMPLE.rs from its
+#                       package in ${CARGO_HOME:-~/.cargo}/registry/src
+#                       (running `cargo fetch` when it is not unpacked yet),
+#                       copied to REF_DIR/CRATE-VERSION and built there as
+#                       its own package into REF_DIR/target, with our
+#                       toolchain whatever its rust-toolchain file says and
+#                       no rustflags whatever its .cargo/config.toml says:
+#                       never inside this repository. Reads REF_DIR,
+#                       CARGO_HOME; sets CARGO_HOME (when unset) and
+#                       EXAMPLE_BIN (the example's binary); dies when it
+#                       cannot build it
 #   build_reference EXAMPLE
-#                       builds tokio-tungstenite REF_VERSION's
-#                       examples/EXAMPLE.rs from its package in
-#                       ${CARGO_HOME:-~/.cargo}/registry/src (running `cargo
-#                       fetch` when it is not unpacked yet), copied to
-#                       REF_DIR/tokio-tungstenite-REF_VERSION and built there
-#                       as its own package into REF_DIR/target: never inside
-#                       this repository. Reads REF_VERSION, REF_DIR,
-#                       CARGO_HOME; sets CARGO_HOME (when unset) and REF_BIN
-#                       (the example's binary); dies when it cannot build it
+#                       build_package_example tokio-tungstenite REF_VERSION
+#                       EXAMPLE; sets REF_BIN
 #
 # Servers (one at a time)
 #   port_in_use PORT    true when anything uses local TCP port PORT, in any
@@ -67,9 +73,11 @@
 #                       of Linux's ephemeral range); waits until it listens.
 #                       Sets SERVER_PID and SERVER_PORT and moves PORT past
 #                       it; tries the next port when the server did not
-#                       listen (10 times, then dies). Reads BIN (an
-#                       associative array), LOGS, LOG_PREFIX (default empty),
-#                       SERVER_CPU
+#                       listen (10 times, then dies). A server whose port is
+#                       fixed (FIXED_PORT[NAME], for an example that takes
+#                       no address) gets ARGS only, on that port (dies when
+#                       something else listens there). Reads BIN and FIXED_PORT (associative
+#                       arrays), LOGS, LOG_PREFIX (default empty), SERVER_CPU
 #   stop_server         stops the server that is up (TERM, up to 5 s, then
 #                       KILL) and sets SERVER_PID=""
 #
@@ -148,6 +156,9 @@ raise_fd_limit() {
 
 # -------------------------------------------------------------------- building
 REF_VERSION=0.29.0
+# fastwebsockets: the version the workspace's dev-dependency pins (so `cargo
+# fetch` unpacks it), whose package ships examples/echo_server.rs.
+FAST_VERSION=0.10.0
 REF_DIR=${BENCH_REF_DIR:-${TMPDIR:-/tmp}/ws-from-scratch-bench-ref}
 
 build_ours() {
@@ -160,34 +171,51 @@ build_ours() {
   LOADGEN=$TARGET/release/loadgen
 }
 
-# The package's directory in the registry, when unpacked and holding
-# examples/$1.rs; nothing otherwise.
-find_ref() {
-  for dir in "$CARGO_HOME"/registry/src/*/tokio-tungstenite-$REF_VERSION; do
-    if [ -f "$dir/examples/$1.rs" ]; then echo "$dir"; return 0; fi
+# The package CRATE-VERSION's directory in the registry, when unpacked and
+# holding examples/EXAMPLE.rs; nothing otherwise.
+find_package() {
+  local crate=$1 version=$2 example=$3 dir
+  for dir in "$CARGO_HOME"/registry/src/*/"$crate-$version"; do
+    if [ -f "$dir/examples/$example.rs" ]; then echo "$dir"; return 0; fi
   done
   return 0  # found nothing: an empty answer, not a failure that set -e would end us on
 }
 
-build_reference() {
-  local example=$1 src pkg
-  step "building the reference: tokio-tungstenite $REF_VERSION's examples/$example.rs"
+build_package_example() {
+  local crate=$1 version=$2 example=$3 src pkg toolchain=()
+  shift 3
+  step "building $crate $version's examples/$example.rs"
   CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
-  src=$(find_ref "$example")
+  src=$(find_package "$crate" "$version" "$example")
   if [ -z "$src" ]; then
     cargo fetch --quiet  # the workspace depends on it, so this unpacks it
-    src=$(find_ref "$example")
+    src=$(find_package "$crate" "$version" "$example")
   fi
-  [ -n "$src" ] || die "tokio-tungstenite-$REF_VERSION is not in $CARGO_HOME/registry/src"
+  [ -n "$src" ] || die "$crate-$version is not in $CARGO_HOME/registry/src"
   # Built from a copy outside the repository, as its own package (with its
   # own Cargo.lock and target directory), exactly as its authors ship it;
-  # every benchmark builds its example from the same copy.
+  # every benchmark builds its examples from the same copy.
   mkdir -p "$REF_DIR"
-  pkg=$REF_DIR/tokio-tungstenite-$REF_VERSION
+  pkg=$REF_DIR/$crate-$version
   [ -f "$pkg/Cargo.toml" ] || cp -R "$src" "$pkg"
-  (cd "$pkg" && CARGO_TARGET_DIR=$REF_DIR/target cargo build --release --quiet --example "$example") \
-    || die "building the reference failed (see above)"
-  REF_BIN=$REF_DIR/target/release/examples/$example
+  # A package may pin an old toolchain in a rust-toolchain file, which
+  # rustup would try to download: it builds with ours.
+  if command -v rustup >/dev/null; then
+    toolchain=(env "RUSTUP_TOOLCHAIN=$(rustup show active-toolchain | cut -d' ' -f1)")
+  fi
+  # RUSTFLAGS set (empty) overrides any rustflags in the package's own
+  # .cargo/config.toml (fastwebsockets asks for target-cpu=native there):
+  # every server is built for the same generic x86-64 as ours, so what we
+  # compare is code, not instruction sets.
+  (cd "$pkg" && "${toolchain[@]}" env CARGO_TARGET_DIR="$REF_DIR/target" RUSTFLAGS= \
+      cargo build --release --quiet --example "$example" "$@") \
+    || die "building $crate's $example failed (see above)"
+  EXAMPLE_BIN=$REF_DIR/target/release/examples/$example
+}
+
+build_reference() {
+  build_package_example tokio-tungstenite "$REF_VERSION" "$1"
+  REF_BIN=$EXAMPLE_BIN
 }
 
 # --------------------------------------------------------------------- servers
@@ -208,6 +236,7 @@ time_wait_count() { awk 'FNR > 1 && $4 == "06"' /proc/net/tcp /proc/net/tcp6 2>/
 
 SERVER_PID=""
 SERVER_PORT=""
+declare -A FIXED_PORT=()
 bench_cleanup() { [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true; }
 trap bench_cleanup EXIT
 
@@ -217,15 +246,26 @@ start_server() {
   local name=$1 attempt log
   shift
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    while port_in_use "$PORT"; do PORT=$((PORT + 1)); done
-    [ "$PORT" -lt 32768 ] || die "no free port below 32768 from PORT_BASE"
-    SERVER_PORT=$PORT
-    PORT=$((PORT + 1))
+    local address=()
+    if [ -n "${FIXED_PORT[$name]-}" ]; then
+      SERVER_PORT=${FIXED_PORT[$name]}
+      # (Connections in TIME_WAIT on it do not stop a listener that sets
+      # SO_REUSEADDR, as tokio's does.)
+      ! listening "$SERVER_PORT" ||
+        die "$name only listens on 127.0.0.1:$SERVER_PORT, and something else listens there"
+    else
+      while port_in_use "$PORT"; do PORT=$((PORT + 1)); done
+      [ "$PORT" -lt 32768 ] || die "no free port below 32768 from PORT_BASE"
+      SERVER_PORT=$PORT
+      PORT=$((PORT + 1))
+      address=("127.0.0.1:$SERVER_PORT")
+    fi
     log=$LOGS/${LOG_PREFIX-}$name-$SERVER_PORT.log
     # RUST_LOG=warn for every server: logging each connection would bill
-    # the server for our thousands of connects. (tokio-tungstenite's
-    # examples print a line per connection whatever we say; to a file here.)
-    RUST_LOG=warn "${SERVER_CPU[@]}" "${BIN[$name]}" "127.0.0.1:$SERVER_PORT" "$@" > "$log" 2>&1 &
+    # the server for our thousands of connects. (tokio-tungstenite's and
+    # fastwebsockets' examples print a line per connection whatever we say;
+    # to a file here.)
+    RUST_LOG=warn "${SERVER_CPU[@]}" "${BIN[$name]}" "${address[@]}" "$@" > "$log" 2>&1 &
     SERVER_PID=$!  # taskset execs the server: same pid
     local waited
     for waited in $(seq 1 100); do
