@@ -15,7 +15,12 @@
 #                       instructions per message are (I_long - I_short) /
 #                       (M_long - M_short), so what a run costs whatever its
 #                       length (start, handshakes, shutdown) cancels out
+#   SPLIT [4s]          then each server runs natively (pinned, as in
+#                       bench-echo.sh) for this long, and its user and
+#                       system CPU time per message are read from /proc:
+#                       how much of a message's cost is ours to cut at all
 #   TOP [15]            how many of our functions to list
+#   SERVERS ["ours fastwebsockets"]   which to count (ours always, for the list)
 #   PORT_BASE [25000]   BENCH_REF_DIR   as in bench-echo.sh
 #
 # Output, under the workspace's target/bench/:
@@ -34,6 +39,7 @@ CONNECTIONS=${CONNECTIONS:-100}
 SIZE=${SIZE:-20}
 SHORT=${SHORT:-2s}
 LONG=${LONG:-6s}
+SPLIT=${SPLIT:-4s}
 TOP=${TOP:-15}
 PORT=${PORT_BASE:-25000}
 
@@ -56,7 +62,7 @@ build_package_example fastwebsockets "$FAST_VERSION" echo_server --features upgr
 BIN[fastwebsockets]=$EXAMPLE_BIN
 LABEL[fastwebsockets]="fastwebsockets $FAST_VERSION \`examples/echo_server.rs\`"
 FIXED_PORT[fastwebsockets]=8080
-SERVERS=(ours fastwebsockets)
+read -r -a SERVERS <<< "${SERVERS:-ours fastwebsockets}"
 
 FAILED=0
 # start_server puts the address before ARGS, which valgrind would take for
@@ -111,6 +117,25 @@ done
 
 [ -n "${PER[ours]-}" ] || die "ours was not counted"
 
+# The kernel's share: callgrind sees only what runs in the process. Clock
+# ticks (utime, stime: fields 14 and 15 of /proc/PID/stat) before and after.
+pin_cpus || loud "$NOT_PINNED"
+ticks() { awk '{ print $14, $15 }' "/proc/$SERVER_PID/stat"; }
+step "user and system CPU per message, natively, $SPLIT each"
+declare -A SPLIT_OF
+for name in "${SERVERS[@]}"; do
+  start_server "$name"
+  read -r u0 s0 < <(ticks)
+  run_loadgen split "$name" 0 /ws --connections "$CONNECTIONS" --size "$SIZE" \
+    --duration "$SPLIT" --warmup 0s
+  read -r u1 s1 < <(ticks)
+  stop_server
+  [ "$RC" -eq 0 ] || FAILED=1
+  MESSAGES=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["messages"] if r else 0)' "$REPORT")
+  SPLIT_OF[$name]="$((u1 - u0)) $((s1 - s0)) $MESSAGES $(getconf CLK_TCK)"
+  echo "  $name: user $((u1 - u0)) and system $((s1 - s0)) ticks over $MESSAGES messages" >&2
+done
+
 step "where ours spends them: instructions per message by function (long run minus short run)"
 for run in "$SHORT" "$LONG"; do
   callgrind_annotate --threshold=100 "$CG/ours-$run.out" > "$CG/ours-$run.txt"
@@ -118,6 +143,7 @@ done
 machine_facts
 export CONNECTIONS SIZE SHORT LONG TOP
 export PER_OURS=${PER[ours]} PER_FAST=${PER[fastwebsockets]-}
+export SPLIT_OURS=${SPLIT_OF[ours]-} SPLIT_FAST=${SPLIT_OF[fastwebsockets]-} SPLIT
 export LABEL_OURS=${LABEL[ours]} LABEL_FAST=${LABEL[fastwebsockets]}
 python3 - "$CG" "$RUNS" "$OUT/profile-echo.md" <<'PY'
 import collections, json, os, re, sys
@@ -157,10 +183,25 @@ md.append(f"Instructions the server executes per echoed message, counted by valg
           f"({env['CONNECTIONS']} connections × {env['SIZE']} B text, closed loop; the difference "
           f"between a {env['SHORT']} and a {env['LONG']} run, so start-up and handshakes cancel out):")
 md.append("")
-md.append("| server | instructions per message |")
-md.append("|---|---:|")
+def split(key):
+    """User and system CPU per message, in ns, and the user share."""
+    fields = env.get("SPLIT_" + key, "").split()
+    if len(fields) != 4 or not int(fields[2]):
+        return "n/a", "n/a", "n/a"
+    user, system, messages, hz = map(int, fields)
+    ns = lambda ticks: ticks / hz * 1e9 / messages
+    share = user / (user + system) if user + system else 0
+    return f"{ns(user):,.0f}", f"{ns(system):,.0f}", f"{share:.0%}"
+
+md.append("| server | instructions per message | user CPU per message (ns) | system CPU per message (ns) | user share |")
+md.append("|---|---:|---:|---:|---:|")
 for key, label in (("OURS", "LABEL_OURS"), ("FAST", "LABEL_FAST")):
-    md.append(f"| {env[label]} | {n(env.get('PER_' + key))} |")
+    u, k, share = split(key)
+    md.append(f"| {env[label]} | {n(env.get('PER_' + key))} | {u} | {k} | {share} |")
+md.append("")
+md.append(f"User and system CPU: each server run natively, pinned to one core, for {env['SPLIT']} "
+          f"at the same load, its utime and stime read from `/proc/PID/stat` before and after. "
+          "The instructions are the user part only; callgrind does not see the kernel.")
 md.append("")
 md.append(f"Ours, by function (self instructions per message, the top {env['TOP']}):")
 md.append("")

@@ -21,7 +21,7 @@
 use std::io;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use frame::{
     Assembler, COMPRESSOR_WINDOW_BITS, CloseFrame, Compressor, DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_MESSAGE_SIZE, Decoder, Frame, Inflater, MAX_CONTROL_PAYLOAD, Message, OpCode, RSV1,
@@ -379,12 +379,19 @@ where
 
     /// Writes the write buffer out.
     async fn flush(&mut self) -> io::Result<()> {
-        // Measured before writing: write_all_buf advances the buffer past
-        // what it wrote, so afterwards capacity() no longer shows its size.
+        // Measured before writing: we advance the buffer past what we
+        // wrote, so afterwards capacity() no longer shows its size.
         let big = self.write_buf.capacity() > BUFFER_KEEP;
-        // If this future is dropped halfway, what was not written is still
-        // in the buffer, ahead of anything queued later.
-        self.stream.write_all_buf(&mut self.write_buf).await?;
+        // One `write` at a time, each followed by dropping what it took from
+        // the front: if this future is dropped halfway, what was not written
+        // is still in the buffer, ahead of anything queued later.
+        while !self.write_buf.is_empty() {
+            let written = self.stream.write(&self.write_buf).await?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.write_buf.advance(written);
+        }
         self.stream.flush().await?;
         if big {
             self.write_buf = BytesMut::new();
