@@ -22,7 +22,7 @@
 #                       [${TMPDIR:-/tmp}/ws-from-scratch-bench-ref]
 #   BENCH_STRICT [0]    1: exit 1 when a target is missed
 #   CAPACITY [0]        1: the capacity mode instead (below)
-#   RATES ["100 150 200 250 300 400 500 600 800 1000"]
+#   RATES ["25 50 75 100 150 200 300 400 600 800 1000 1500 2000 3000 4000"]
 #                       capacity mode: the inbound rates tried, in order
 #   P99_LIMIT [50]      capacity mode: the fan-out p99 a step must stay
 #                       under, in milliseconds
@@ -109,7 +109,7 @@ else
   DURATION=${DURATION:-10s}
   WARMUP=${WARMUP:-2s}
 fi
-RATES=${RATES:-100 150 200 250 300 400 500 600 800 1000}
+RATES=${RATES:-25 50 75 100 150 200 300 400 600 800 1000 1500 2000 3000 4000}
 P99_LIMIT=${P99_LIMIT:-50}
 IDLE=${IDLE:-10000}
 HOLD=${HOLD:-2s}
@@ -139,6 +139,7 @@ fi
 
 # ------------------------------------------------------------ pinning, limits
 pin_cpus || loud "$NOT_PINNED"
+count_syscalls
 # Room for the clients (a must) and the idle connections (or no idle part).
 raise_fd_limit "$CLIENTS"
 
@@ -254,7 +255,8 @@ if [ "$CAPACITY" = 1 ]; then
         start_chat_server "$name"
         RUNS_SAVED=$RUNS RUNS=$CAP_RUNS
         run_loadgen capacity "$name" "$round" "${URLPATH[$name]}" --broadcast "$CLIENTS" \
-          --protocol "${PROTOCOL[$name]}" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP"
+          --protocol "${PROTOCOL[$name]}" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" \
+          "${SYSCALLS[@]}"
         RUNS=$RUNS_SAVED
         stop_server
         # passed, over (the step that ends this server's climb), or broken
@@ -276,10 +278,15 @@ if p99 is None or p99 > float(limit) * 1000:
     why.append(f"p99 over {limit} ms")
 pct = lambda x: "?" if x is None else f"{x * 100:.0f}%"
 ms = lambda us: "?" if us is None else f"{us / 1000:.1f}"
+calls = r.get("server_syscalls")
+calls = (f"{calls['writes'] / r['timed']:.2f} writes, {calls['total'] / r['timed']:.2f} syscalls "
+         "per delivery  ") if calls and r["timed"] else ""
 print(f"  {name:<9} round {rnd} at {rate:>5}/s: {r['deliveries_per_s']:>9,.0f} deliveries/s  "
       f"p50 {ms(r['p50_us'])} p99 {ms(p99)} ms  server CPU {pct(r['server_cpu'])}  "
-      f"loadgen CPU {pct(r['loadgen_cpu'])}  " + ("; ".join(why) if why else "passed"),
+      f"loadgen CPU {pct(r['loadgen_cpu'])}  {calls}" + ("; ".join(why) if why else "passed"),
       file=sys.stderr)
+for w in r.get("warnings", []):
+    print(f"    warning: {w}", file=sys.stderr)
 print("over" if why else "passed")
 PY
 )
@@ -365,20 +372,32 @@ if ratio is not None:
     md.append("")
 md.append("Every step, in the order measured:")
 md.append("")
-md.append("| round | server | rate (msgs/s) | deliveries/s | lost | p50 / p99 (ms) | server CPU | loadgen CPU | send lag p99 (ms) | verdict |")
-md.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+md.append("| round | server | rate (msgs/s) | deliveries/s | lost | p50 / p99 (ms) | server CPU | loadgen CPU | server writes / syscalls per delivery | send lag p99 (ms) | verdict |")
+md.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+
+def per_delivery(rep):
+    calls = rep.get("server_syscalls")
+    if not calls or not rep["timed"]:
+        return "n/a"
+    return f"{calls['writes'] / rep['timed']:.2f} / {calls['total'] / rep['timed']:.2f}"
+
 for r in runs:
     rep = r["report"]
     if rep is None:
-        md.append(f"| {r['round']} | {r['server']} | | | | | | | | could not measure |")
+        md.append(f"| {r['round']} | {r['server']} | | | | | | | | | could not measure |")
         continue
     verdict = "passed" if passed(r) else (
         "lost" if rep["lost"] or rep["duplicates"] or rep["out_of_order"] or rep["errors"]
         else f"p99 over {limit:g} ms")
     md.append(f"| {r['round']} | {r['server']} | {rep['rate']:,} | {rep['deliveries_per_s']:,.0f} | "
               f"{rep['lost']:,} | {ms(rep['p50_us'])} / {ms(rep['p99_us'])} | "
-              f"{pct(rep['server_cpu'])} | {pct(rep['loadgen_cpu'])} | "
+              f"{pct(rep['server_cpu'])} | {pct(rep['loadgen_cpu'])} | {per_delivery(rep)} | "
               f"{ms(rep['send_lag_p99_us'])} | {verdict} |")
+md.append("")
+md.append("Server writes and syscalls per delivery: the server's system calls over the measured "
+          "window (`perf stat` on the kernel's syscall tracepoints), divided by the deliveries "
+          "timed in it; writes are `write`, `writev`, `sendto` and `sendmsg`. Below 1 write per "
+          "delivery, one write carried several events to a client.")
 with open(md_path, "w") as f:
     f.write("\n".join(md) + "\n")
 print("\n".join(md[2:]))

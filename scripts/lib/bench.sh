@@ -26,6 +26,11 @@
 #                       PINNED=yes. Without taskset or a second CPU: sets
 #                       them to (), PINNED=no, NOT_PINNED to why (a sentence)
 #                       and returns 1
+#   count_syscalls      sets SYSCALLS=(--syscalls) when perf can count a
+#                       process's system calls on the kernel's tracepoints
+#                       (Debian's linux-perf), so loadgen reports the
+#                       server's over the window; otherwise SYSCALLS=() and
+#                       says so (loud)
 #   raise_fd_limit MUST raises this shell's soft open-file limit (loadgen and
 #                       the servers inherit it) to cover MUST client
 #                       connections or the IDLE idle ones, whichever is more,
@@ -129,6 +134,17 @@ pin_cpus() {
   [ -n "$NOT_PINNED" ] || return 0
   SERVER_CPU=() LOAD_CPU=() PINNED=no
   return 1
+}
+
+count_syscalls() {
+  SYSCALLS=()
+  if ! command -v perf >/dev/null; then
+    loud "perf not found: system calls are NOT counted (Debian: apt-get install linux-perf)"
+  elif ! perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
+    loud "perf cannot count system calls here (no tracepoints, or no permission): they are NOT counted"
+  else
+    SYSCALLS=(--syscalls)
+  fi
 }
 
 # Every connection is a file descriptor, in loadgen and in the server (which

@@ -142,6 +142,11 @@ pub struct Flags {
     /// broadcast)
     #[arg(long, value_name = "PID")]
     server_pid: Option<String>,
+    /// Echo, broadcast: with --server-pid, also count the server's system
+    /// calls over the measured window (perf stat on the kernel's syscall
+    /// tracepoints: Debian's linux-perf)
+    #[arg(long)]
+    syscalls: bool,
     /// Runtime threads; 1 suits a generator pinned to one core [default: 1]
     #[arg(long, value_name = "N")]
     threads: Option<String>,
@@ -258,6 +263,12 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
         .as_deref()
         .map(|v| number("--server-pid", v, 1, u32::MAX as usize).map(|n| n as u32))
         .transpose()?;
+    if given.syscalls && (server_pid.is_none() || which == Which::Idle) {
+        return Err(error(
+            "--syscalls counts the server's system calls: echo or broadcast mode, with --server-pid",
+        ));
+    }
+    let syscalls = given.syscalls;
     let threads = given
         .threads
         .as_deref()
@@ -331,6 +342,7 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
                 duration: measured,
                 warmup,
                 server_pid,
+                syscalls,
             })
         }
         Which::Echo => Mode::Echo(EchoOptions {
@@ -343,6 +355,7 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
             duration: measured,
             warmup,
             server_pid,
+            syscalls,
         }),
     };
     Ok(Cli {
@@ -442,6 +455,23 @@ mod tests {
             (Duration::from_millis(300), Duration::ZERO)
         );
         assert_eq!(e.server_pid, Some(42));
+        assert!(!e.syscalls);
+
+        // --syscalls: the server's, so only with its pid, and not idle.
+        let Mode::Echo(e) = cli("--server-pid 42 --syscalls").mode else {
+            panic!()
+        };
+        assert!(e.syscalls);
+        let Mode::Broadcast(b) = cli("--broadcast 2 --server-pid 42 --syscalls").mode else {
+            panic!()
+        };
+        assert!(b.syscalls);
+        for wrong in ["--syscalls", "--idle 5 --server-pid 42 --syscalls"] {
+            assert!(
+                parse(wrong).unwrap_err().0.contains("--server-pid"),
+                "{wrong}"
+            );
+        }
 
         let Mode::Idle(i) = cli("--idle 10000 --hold 2.5s --server-pid 7").mode else {
             panic!()

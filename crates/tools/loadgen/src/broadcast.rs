@@ -122,6 +122,9 @@ pub struct BroadcastOptions {
     pub warmup: Duration,
     /// The server's process id, for its CPU share and memory.
     pub server_pid: Option<u32>,
+    /// Also count the server's system calls over the window (needs
+    /// `server_pid`, and perf).
+    pub syscalls: bool,
 }
 
 /// The tag every message starts with: the id in 8 hex digits and the send
@@ -198,6 +201,8 @@ pub struct BroadcastReport {
     pub loadgen_cpu: Option<f64>,
     /// The server's resident memory at the end of the window, in bytes.
     pub server_rss: Option<u64>,
+    /// The server's system calls over the window (`--syscalls`).
+    pub server_syscalls: Option<sys::Syscalls>,
     /// What went wrong, by kind; `loss`, `duplicate`, `out-of-order` and
     /// `foreign` are counted once per client affected.
     pub errors: Tally,
@@ -229,6 +234,7 @@ impl BroadcastReport {
             server_cpu: None,
             loadgen_cpu: None,
             server_rss: None,
+            server_syscalls: None,
             errors,
             close_errors: Tally::new(),
             warnings: Vec::new(),
@@ -276,6 +282,7 @@ impl BroadcastReport {
             "server_cpu": self.server_cpu.map(round3),
             "loadgen_cpu": self.loadgen_cpu.map(round3),
             "server_rss_bytes": self.server_rss,
+            "server_syscalls": self.server_syscalls.map(sys::Syscalls::to_json),
             "errors": self.errors.total(),
             "error_kinds": self.errors.to_json(),
             "close_errors": self.close_errors.total(),
@@ -507,14 +514,25 @@ pub async fn run_broadcast(options: &BroadcastOptions) -> Result<BroadcastReport
         let sampling = async {
             sleep_until(start).await;
             let before = CpuSample::take(options.server_pid);
+            let mut warnings = Vec::new();
+            let counter = sys::count_syscalls(
+                options.server_pid,
+                options.syscalls,
+                options.duration,
+                &mut warnings,
+            );
             sleep_until(end).await;
             let after = CpuSample::take(options.server_pid);
             let rss = options.server_pid.and_then(|pid| sys::rss_bytes(pid).ok());
-            (after.share_since(&before), rss)
+            let syscalls = sys::syscalls_counted(counter, &mut warnings).await;
+            (after.share_since(&before), rss, syscalls, warnings)
         };
-        let (handed_out, ((server_cpu, loadgen_cpu), rss)) = tokio::join!(pacing, sampling);
+        let (handed_out, ((server_cpu, loadgen_cpu), rss, syscalls, warnings)) =
+            tokio::join!(pacing, sampling);
         next_id = handed_out;
         (report.server_cpu, report.loadgen_cpu, report.server_rss) = (server_cpu, loadgen_cpu, rss);
+        report.server_syscalls = syscalls;
+        report.warnings.extend(warnings);
 
         // The tail: the last messages are still on their way.
         let owed_each = match options.protocol {

@@ -47,6 +47,9 @@ pub struct EchoOptions {
     pub warmup: Duration,
     /// The server's process id, to report its CPU share over the window.
     pub server_pid: Option<u32>,
+    /// Also count the server's system calls over the window (needs
+    /// `server_pid`, and perf).
+    pub syscalls: bool,
 }
 
 /// How long after the end of the window a round trip still in flight may
@@ -103,6 +106,8 @@ pub struct EchoReport {
     /// The same for this process. Near 1.0 per thread, the generator may be
     /// what limits the figures.
     pub loadgen_cpu: Option<f64>,
+    /// The server's system calls over the window (`--syscalls`).
+    pub server_syscalls: Option<sys::Syscalls>,
     /// Conditions that make the figures doubtful.
     pub warnings: Vec<String>,
 }
@@ -134,6 +139,7 @@ impl EchoReport {
             "server_pid": self.options.server_pid,
             "server_cpu": self.server_cpu.map(round3),
             "loadgen_cpu": self.loadgen_cpu.map(round3),
+            "server_syscalls": self.server_syscalls.map(sys::Syscalls::to_json),
             "errors": self.errors.total(),
             "error_kinds": self.errors.to_json(),
             "warnings": self.warnings,
@@ -284,6 +290,7 @@ pub async fn run_echo(options: &EchoOptions) -> Result<EchoReport, CapacityError
         errors: opened.failures,
         server_cpu: None,
         loadgen_cpu: None,
+        server_syscalls: None,
         warnings,
     };
     if opened.clients.is_empty() {
@@ -306,9 +313,16 @@ pub async fn run_echo(options: &EchoOptions) -> Result<EchoReport, CapacityError
 
     sleep_until(window.start).await;
     let before = CpuSample::take(options.server_pid);
+    let counter = sys::count_syscalls(
+        options.server_pid,
+        options.syscalls,
+        options.duration,
+        &mut report.warnings,
+    );
     sleep_until(window.end).await;
     let after = CpuSample::take(options.server_pid);
     (report.server_cpu, report.loadgen_cpu) = after.share_since(&before);
+    report.server_syscalls = sys::syscalls_counted(counter, &mut report.warnings).await;
 
     while let Some(joined) = tasks.join_next().await {
         let outcome = joined_or_panic(joined);

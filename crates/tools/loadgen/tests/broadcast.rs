@@ -23,6 +23,7 @@ fn options(target: Target, clients: usize, protocol: Protocol) -> BroadcastOptio
         duration: Duration::from_millis(300),
         warmup: Duration::from_millis(100),
         server_pid: None,
+        syscalls: false,
     }
 }
 

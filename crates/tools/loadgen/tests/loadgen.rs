@@ -23,6 +23,7 @@ fn echo_options(target: Target, connections: usize) -> EchoOptions {
         duration: Duration::from_millis(300),
         warmup: Duration::from_millis(100),
         server_pid: None,
+        syscalls: false,
     }
 }
 
