@@ -259,8 +259,11 @@ impl Syscalls {
     }
 }
 
+/// Which of the counts of [`Syscalls`] a tracepoint adds to.
+type Field = fn(&mut Syscalls) -> &mut u64;
+
 /// The kernel's tracepoints `perf stat` counts, and what each adds to.
-const SYSCALL_EVENTS: [(&str, fn(&mut Syscalls) -> &mut u64); 11] = [
+const SYSCALL_EVENTS: [(&str, Field); 11] = [
     ("raw_syscalls:sys_enter", |s| &mut s.total),
     ("syscalls:sys_enter_write", |s| &mut s.writes),
     ("syscalls:sys_enter_writev", |s| &mut s.writes),
