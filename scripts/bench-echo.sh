@@ -37,6 +37,13 @@
 # per-round ratios ours/reference, with each server's CPU share (its
 # utime+stime over the measured window, read by loadgen from /proc).
 #
+# Then the generator's own side: against ours, loadgen's codec and then
+# tokio-tungstenite's on the same connections (--client), interleaved; the
+# figure is round trips per second of the generator's CPU.
+#
+# With perf (Debian's linux-perf), loadgen also counts the server's system
+# calls over each echo run (--syscalls): the table's syscalls per message.
+#
 # Targets: ours >= 0.95x the reference's msgs/s; ours >= 1.0x fastwebsockets'
 # msgs/s and msgs per server CPU-second; <= 16 KiB RSS per idle connection
 # at 10,000.
@@ -74,6 +81,7 @@ mkdir -p "$LOGS"
 
 # ------------------------------------------------------------ pinning, limits
 pin_cpus || loud "$NOT_PINNED"
+count_syscalls
 # Room for the idle connections (the echo runs' few need no raise).
 if [ "$IDLE" -gt 0 ]; then
   raise_fd_limit 0
@@ -126,10 +134,10 @@ import json, sys
 r, phase, name, rnd = json.loads(sys.argv[1]), *sys.argv[2:]
 if r is None:
     print(f"  {phase} {name:<17} round {rnd}: loadgen failed before measuring (see above)")
-elif phase == "echo":
+elif phase in ("echo", "client"):
     cpu = f"{r['server_cpu'] * 100:.0f}%" if r["server_cpu"] is not None else "?"
     gen = f"{r['loadgen_cpu'] * 100:.0f}%" if r["loadgen_cpu"] is not None else "?"
-    print(f"  echo {name:<17} round {rnd}: {r['msgs_per_s']:>9,.0f} msgs/s  "
+    print(f"  {phase} {name:<17} round {rnd}: {r['msgs_per_s']:>9,.0f} msgs/s  "
           f"p50 {r['p50_us']} µs  p99 {r['p99_us']} µs  p99.9 {r['p999_us']} µs  "
           f"server CPU {cpu}  loadgen CPU {gen}  errors {r['errors']}")
 else:
@@ -150,10 +158,24 @@ for round in $(seq 1 "$ROUNDS"); do
   for name in $(rotated "$round" "${SERVERS[@]}"); do
     start_server "$name"
     measure echo "$name" "$round" --connections "$CONNECTIONS" --size "$SIZE" \
-      --duration "$DURATION" --warmup "$WARMUP"
+      --duration "$DURATION" --warmup "$WARMUP" "${SYSCALLS[@]}"
     stop_server
   done
 done
+
+# The generator's own side: its codec against tokio-tungstenite's, on the
+# same connections (our handshake) to our server, interleaved.
+if [ "$HAVE_OURS" = yes ]; then
+  step "client: loadgen with its own codec vs tokio-tungstenite's, against ours, $ROUNDS rounds"
+  for round in $(seq 1 "$ROUNDS"); do
+    for codec in $(rotated "$round" ours tungstenite); do
+      start_server ours
+      measure client "$codec" "$round" --client "$codec" --connections "$CONNECTIONS" \
+        --size "$SIZE" --duration "$DURATION" --warmup "$WARMUP"
+      stop_server
+    done
+  done
+fi
 
 if [ "$IDLE" -gt 0 ]; then
   step "idle: $IDLE connections per server, held $HOLD (TIME_WAIT sockets now: $(time_wait_count))"
@@ -191,6 +213,16 @@ def per_cpu(report):
     cpu = report["server_cpu"]
     return report["msgs_per_s"] / cpu if cpu else None
 
+def per_loadgen_cpu(report):
+    """Messages per second of the generator's CPU time: what a round trip
+    costs the client side."""
+    cpu = report["loadgen_cpu"]
+    return report["msgs_per_s"] / cpu if cpu else None
+
+def syscalls_per_message(report):
+    calls = report.get("server_syscalls")
+    return calls["total"] / report["messages"] if calls and report["messages"] else None
+
 def disturbed(report):
     """Neither side kept its core busy: in a closed loop on an otherwise idle
     machine one of them always does, so the time went to other load."""
@@ -215,6 +247,7 @@ for n in names:
         "p999_us": median(r["p999_us"] for r in reps),
         "server_cpu": median(r["server_cpu"] for r in reps),
         "msgs_per_server_cpu_s": median(per_cpu(r) for r in reps),
+        "server_syscalls_per_msg": median(syscalls_per_message(r) for r in reps),
         "loadgen_cpu": median(r["loadgen_cpu"] for r in reps),
         "errors": sum(r["errors"] for r in reps),
         "disturbed_rounds": sum(disturbed(r) for r in reps),
@@ -227,6 +260,22 @@ def ratios(a, b, metric=lambda report: report["msgs_per_s"]):
     by_round = {r["round"]: metric(r["report"]) for r in echo[b]}
     return [metric(r["report"]) / by_round[r["round"]] for r in echo[a]
             if by_round.get(r["round"]) and metric(r["report"]) is not None]
+
+client = {c: [r["report"] for r in runs if r["phase"] == "client" and r["server"] == c
+              and r["report"]] for c in ("ours", "tungstenite")}
+client_summary = {c: {"rounds": len(reps),
+                      "msgs_per_s": median(r["msgs_per_s"] for r in reps),
+                      "loadgen_cpu": median(r["loadgen_cpu"] for r in reps),
+                      "msgs_per_loadgen_cpu_s": median(per_loadgen_cpu(r) for r in reps),
+                      "server_cpu": median(r["server_cpu"] for r in reps)}
+                  for c, reps in client.items() if reps}
+def client_ratios():
+    by_round = {r["round"]: per_loadgen_cpu(r["report"]) for r in runs
+                if r["phase"] == "client" and r["server"] == "tungstenite" and r["report"]}
+    return [per_loadgen_cpu(r["report"]) / by_round[r["round"]] for r in runs
+            if r["phase"] == "client" and r["server"] == "ours" and r["report"]
+            and by_round.get(r["round"]) and per_loadgen_cpu(r["report"])]
+client_ratio = median(client_ratios())
 
 ratio = median(ratios("ours", "reference"))
 twin_ratio = median(ratios("ours-tungstenite", "reference"))
@@ -259,6 +308,8 @@ result = {
     "ratio_ours_to_reference": ratio,
     "ratio_twin_to_reference": twin_ratio,
     "ratio_ours_to_reference_per_server_cpu_s": cost_ratio,
+    "client": client_summary,
+    "ratio_our_client_to_tungstenite_per_loadgen_cpu_s": client_ratio,
     "ratio_ours_to_fastwebsockets": fast_ratio,
     "ratio_ours_to_fastwebsockets_per_server_cpu_s": fast_cost_ratio,
     "targets": targets,
@@ -285,15 +336,16 @@ md.append(f"Echo, {env['CONNECTIONS']} connections × {env['SIZE']} B text, clos
              else "**Not pinned.** ")
           + f"Machine: {env['NPROC']} × {env['CPU_MODEL'] or 'unknown CPU'}, Linux {env['KERNEL']}.")
 md.append("")
-md.append("| server | msgs/s | round trip p50 / p99 / p99.9 (ms) | server CPU | msgs per server CPU-second | RSS per idle connection |")
-md.append("|---|---:|---:|---:|---:|---:|")
+md.append("| server | msgs/s | round trip p50 / p99 / p99.9 (ms) | server CPU | msgs per server CPU-second | server syscalls per msg | RSS per idle connection |")
+md.append("|---|---:|---:|---:|---:|---:|---:|")
 for n, s in summary.items():
     per = (s["idle"] or {}).get("rss_per_conn_bytes")
     held = (s["idle"] or {}).get("held")
     idle_cell = "n/a" if per is None else f"{per / 1024:.1f} KiB ({held:,} held)"
     cpu = "n/a" if s["server_cpu"] is None else f"{s['server_cpu'] * 100:.0f}%"
     md.append(f"| {s['label']} | {num(s['msgs_per_s'])} | {ms(s['p50_us'])} / {ms(s['p99_us'])} / "
-              f"{ms(s['p999_us'])} | {cpu} | {num(s['msgs_per_server_cpu_s'])} | {idle_cell} |")
+              f"{ms(s['p999_us'])} | {cpu} | {num(s['msgs_per_server_cpu_s'])} | "
+              f"{num(s['server_syscalls_per_msg'], '{:.2f}')} | {idle_cell} |")
 md.append("")
 if ratio is not None:
     line = f"Ours / reference: **{ratio:.2f}×** the messages per second (median of the per-round ratios)"
@@ -310,6 +362,23 @@ else:
     md.append("**Our server was not measured** (it did not build): no ratio.")
 if twin_ratio is not None:
     md.append(f"Our tokio-tungstenite twin / reference: {twin_ratio:.2f}×.")
+if client_summary:
+    md.append("")
+    md.append("The generator's own side, against our server: the same connections (our "
+              "handshake), then loadgen's codec (lessons 1 and 2) or tokio-tungstenite's "
+              "(with a 4 KiB read buffer, as ours) for the round trips:")
+    md.append("")
+    md.append("| client codec | msgs/s | loadgen CPU | msgs per loadgen CPU-second | server CPU |")
+    md.append("|---|---:|---:|---:|---:|")
+    pct_ = lambda x: "n/a" if x is None else f"{x * 100:.0f}%"
+    for c, s in client_summary.items():
+        md.append(f"| {'ours (loadgen)' if c == 'ours' else 'tokio-tungstenite'} | "
+                  f"{num(s['msgs_per_s'])} | {pct_(s['loadgen_cpu'])} | "
+                  f"{num(s['msgs_per_loadgen_cpu_s'])} | {pct_(s['server_cpu'])} |")
+    if client_ratio is not None:
+        md.append("")
+        md.append(f"Per second of the generator's CPU, our client does {client_ratio:.2f}× "
+                  "tokio-tungstenite's round trips (median of the per-round ratios).")
 md.append("")
 md.append("Server CPU is the server's user + system time over the measured window, as a share "
           "of one core; below ~90%, other load on the machine took the rest, and messages per "
@@ -325,14 +394,17 @@ md.append("")
 md.append("| round | server | msgs/s | p50 / p99 (ms) | server CPU | loadgen CPU | errors | note |")
 md.append("|---:|---|---:|---:|---:|---:|---:|---|")
 for r in runs:
-    if r["phase"] != "echo":
+    if r["phase"] not in ("echo", "client"):
         continue
     rep = r["report"]
     if rep is None:
-        md.append(f"| {r['round']} | {r['server']} | failed | | | | | |")
+        md.append(f"| {r['round']} | {r['server']} ({r['phase']}) | failed | | | | | |")
         continue
     pct = lambda x: "n/a" if x is None else f"{x * 100:.0f}%"
-    md.append(f"| {r['round']} | {r['server']} | {num(rep['msgs_per_s'])} | "
+    who = r["server"] if r["phase"] == "echo" else (
+        "ours; loadgen on its own codec" if r["server"] == "ours"
+        else "ours; loadgen on tokio-tungstenite's codec")
+    md.append(f"| {r['round']} | {who} | {num(rep['msgs_per_s'])} | "
               f"{ms(rep['p50_us'])} / {ms(rep['p99_us'])} | {pct(rep['server_cpu'])} | "
               f"{pct(rep['loadgen_cpu'])} | {rep['errors']} | "
               f"{'slowed by other load' if disturbed(rep) else ''} |")

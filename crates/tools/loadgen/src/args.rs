@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{BroadcastOptions, EchoOptions, IdleOptions, Protocol, TAG_LEN, Target};
+use crate::{BroadcastOptions, ClientCodec, EchoOptions, IdleOptions, Protocol, TAG_LEN, Target};
 
 /// The modes and their flags, after clap's list of flags in `--help`.
 const MODES: &str = "\
@@ -142,6 +142,11 @@ pub struct Flags {
     /// broadcast)
     #[arg(long, value_name = "PID")]
     server_pid: Option<String>,
+    /// Echo: which codec speaks on the connections once open: ours (lessons
+    /// 1 and 2) or tungstenite (tokio-tungstenite's, to weigh ours against)
+    /// [default: ours]
+    #[arg(long, value_name = "CODEC")]
+    client: Option<String>,
     /// Echo, broadcast: with --server-pid, also count the server's system
     /// calls over the measured window (perf stat on the kernel's syscall
     /// tracepoints: Debian's linux-perf)
@@ -269,6 +274,14 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
         ));
     }
     let syscalls = given.syscalls;
+    let client = match given.client.as_deref() {
+        None => ClientCodec::Ours,
+        Some(_) if which != Which::Echo => {
+            return Err(error("--client: echo mode only"));
+        }
+        Some(name) => ClientCodec::parse(name)
+            .ok_or_else(|| error(format!("--client takes ours or tungstenite, not {name:?}")))?,
+    };
     let threads = given
         .threads
         .as_deref()
@@ -356,6 +369,7 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
             warmup,
             server_pid,
             syscalls,
+            client,
         }),
     };
     Ok(Cli {
@@ -456,6 +470,14 @@ mod tests {
         );
         assert_eq!(e.server_pid, Some(42));
         assert!(!e.syscalls);
+        assert_eq!(e.client, ClientCodec::Ours);
+        let Mode::Echo(e) = cli("--client tungstenite").mode else {
+            panic!()
+        };
+        assert_eq!(e.client, ClientCodec::Tungstenite);
+        for wrong in ["--client tokio", "--broadcast 2 --client ours"] {
+            assert!(parse(wrong).unwrap_err().0.contains("--client"), "{wrong}");
+        }
 
         // --syscalls: the server's, so only with its pid, and not idle.
         let Mode::Echo(e) = cli("--server-pid 42 --syscalls").mode else {

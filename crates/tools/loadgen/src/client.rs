@@ -224,6 +224,12 @@ impl Client {
         })
     }
 
+    /// The socket and whatever was read but not yet decoded, for another
+    /// codec to carry on with.
+    pub(crate) fn into_parts(self) -> (TcpStream, BytesMut) {
+        (self.stream, self.read_buf)
+    }
+
     /// Sends `text` as one masked text frame.
     ///
     /// # Errors

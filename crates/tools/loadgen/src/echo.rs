@@ -29,6 +29,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::client::{Client, Echo, SessionError};
 use crate::fleet::{CLOSE_TIMEOUT, close_kind, joined_or_panic, open_many};
+use crate::peer::{ClientCodec, EchoPeer};
 use crate::sys::{self, CapacityError};
 use crate::{Tally, Target};
 
@@ -50,6 +51,8 @@ pub struct EchoOptions {
     /// Also count the server's system calls over the window (needs
     /// `server_pid`, and perf).
     pub syscalls: bool,
+    /// Which codec speaks on the connections once they are open.
+    pub client: ClientCodec,
 }
 
 /// How long after the end of the window a round trip still in flight may
@@ -140,6 +143,7 @@ impl EchoReport {
             "server_cpu": self.server_cpu.map(round3),
             "loadgen_cpu": self.loadgen_cpu.map(round3),
             "server_syscalls": self.server_syscalls.map(sys::Syscalls::to_json),
+            "client": self.options.client.name(),
             "errors": self.errors.total(),
             "error_kinds": self.errors.to_json(),
             "warnings": self.warnings,
@@ -308,7 +312,14 @@ pub async fn run_echo(options: &EchoOptions) -> Result<EchoReport, CapacityError
     let mut tasks = JoinSet::new();
     for (index, client) in opened.clients.into_iter().enumerate() {
         let recorder = Arc::clone(&recorder);
-        tasks.spawn(drive(client, index as u64, options.size, window, recorder));
+        tasks.spawn(drive(
+            client,
+            options.client,
+            index as u64,
+            options.size,
+            window,
+            recorder,
+        ));
     }
 
     sleep_until(window.start).await;
@@ -345,7 +356,8 @@ pub async fn run_echo(options: &EchoOptions) -> Result<EchoReport, CapacityError
 /// One connection's closed loop: send, wait for the echo, check it, time
 /// it, repeat until the window ends; then close.
 async fn drive(
-    mut client: Client,
+    client: Client,
+    codec: ClientCodec,
     index: u64,
     size: usize,
     window: Window,
@@ -355,6 +367,7 @@ async fn drive(
         messages: 0,
         errors: Tally::new(),
     };
+    let mut client = EchoPeer::new(client, codec).await;
     let mut payload = Payload::new(size);
     // One timer for the whole run, polled with each round trip, instead of
     // a new timeout per message: the timer wheel is touched once.

@@ -64,6 +64,7 @@ mod fleet;
 pub mod http;
 mod idle;
 pub mod ledger;
+mod peer;
 pub mod sys;
 mod tally;
 mod target;
@@ -79,6 +80,7 @@ pub use client::{CONNECT_TIMEOUT, Client, ConnectError, Echo, SERVER_FIN_WAIT, S
 pub use echo::{EchoOptions, EchoReport, Latency, STALL_GRACE, run_echo};
 pub use fleet::{CLOSE_TIMEOUT, CONNECT_CONCURRENCY, Opened, close_all, open_many};
 pub use idle::{IdleOptions, IdleReport, IdleSet, run_idle};
+pub use peer::ClientCodec;
 pub use sys::CapacityError;
 pub use tally::Tally;
 pub use target::{Target, TargetError};

@@ -24,6 +24,7 @@ fn echo_options(target: Target, connections: usize) -> EchoOptions {
         warmup: Duration::from_millis(100),
         server_pid: None,
         syscalls: false,
+        client: loadgen::ClientCodec::Ours,
     }
 }
 
@@ -56,6 +57,29 @@ async fn short_run_reports_messages_no_errors_and_ordered_percentiles() {
 
     // Every connection went through the closing handshake.
     server.wait_live(0).await;
+}
+
+#[tokio::test]
+async fn tungstenite_s_codec_runs_the_same_loop() {
+    for behaviour in [Behaviour::Echo, Behaviour::PingThenFragments] {
+        let server = start(behaviour).await;
+        let mut options = echo_options(server.target(), 4);
+        options.client = loadgen::ClientCodec::Tungstenite;
+        let report = echo(options).await;
+        assert_eq!(report.connected, 4);
+        assert!(report.errors.is_empty(), "{}", report.errors);
+        assert!(report.messages > 0, "{report}");
+        assert_eq!(report.to_json()["client"], "tungstenite");
+        // It closed properly too.
+        server.wait_live(0).await;
+    }
+    // A wrong echo is told apart by either codec.
+    let server = start(Behaviour::Corrupt).await;
+    let mut options = echo_options(server.target(), 2);
+    options.client = loadgen::ClientCodec::Tungstenite;
+    let report = echo(options).await;
+    assert_eq!(report.messages, 0);
+    assert!(report.errors.count("mismatch") > 0, "{}", report.errors);
 }
 
 #[tokio::test]
