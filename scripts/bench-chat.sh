@@ -85,7 +85,8 @@
 # deliveries a second on its one pinned core. Prints
 #   capacity: ours N deliveries/s, reference M deliveries/s
 # (medians over the rounds) and writes chat-capacity.json, chat-capacity.md
-# and, when both servers ran and no run broke, copies the table to
+# and, when both servers ran, no run broke and ROUNDS is 3 or more (a quick
+# run never replaces the book's), copies the table to
 # book/src/generated/bench-chat-capacity.md. A step that fails is the
 # measurement, not an error; a loadgen that cannot run is.
 #
@@ -406,11 +407,11 @@ line = "capacity: " + ", ".join(f"{n} {capacity[n]:.0f} deliveries/s" for n in n
 print(line)
 PY
   summary_done "$OUT/chat-capacity.json" "$OUT/chat-capacity.md"
-  if [ "$FAILED" -eq 0 ] && [ "$HAVE_OURS" = yes ]; then
+  if [ "$FAILED" -eq 0 ] && [ "$HAVE_OURS" = yes ] && [ "$ROUNDS" -ge 3 ]; then
     cp -- "$OUT/chat-capacity.md" "$ROOT/book/src/generated/bench-chat-capacity.md"
     echo "bench-chat.sh: copied the table to book/src/generated/bench-chat-capacity.md" >&2
   else
-    echo "bench-chat.sh: NOT copying the table to the book (a run broke, or ours did not run)" >&2
+    echo "bench-chat.sh: NOT copying the table to the book (a run broke, ours did not run, or fewer than 3 rounds)" >&2
   fi
   bench_exit
   exit 0
