@@ -93,10 +93,34 @@ pub(crate) struct Driver {
     output: Arc<Mutex<VecDeque<String>>>,
 }
 
+/// How many times [`Driver::start`] starts chromedriver when it could not
+/// listen. Given `--port=0`, it takes a free port for IPv6 and then tries
+/// the same number on IPv4, where another socket may already hold it (seen
+/// after benchmarks left thousands of connections in TIME_WAIT): it says
+/// "IPv4 port not available" and exits, and a new start picks a new port.
+const START_ATTEMPTS: usize = 3;
+
+/// What chromedriver prints when it cannot listen on the port it chose.
+const PORT_TAKEN: &str = "port not available";
+
 impl Driver {
+    /// Starts chromedriver (see [`Driver::start_once`]), again when the port
+    /// it chose was taken, up to [`START_ATTEMPTS`] times.
+    pub(crate) async fn start(tools: &Tools) -> Result<Driver, Error> {
+        let mut attempt = 1;
+        loop {
+            match Driver::start_once(tools).await {
+                Err(e) if attempt < START_ATTEMPTS && e.to_string().contains(PORT_TAKEN) => {
+                    attempt += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
     /// Creates the private folder and starts chromedriver under the
     /// watchdog, then waits for the port it picked.
-    pub(crate) async fn start(tools: &Tools) -> Result<Driver, Error> {
+    async fn start_once(tools: &Tools) -> Result<Driver, Error> {
         let dir = fresh_dir()?;
         for sub in ["profile", "tmp", "config", "cache"] {
             fs::create_dir_all(dir.join(sub))
@@ -277,11 +301,18 @@ fn drain(
             {
                 let _ = tx.send(n);
             }
+            let taken = line.contains(PORT_TAKEN);
             if let Ok(mut lines) = output.lock() {
                 if lines.len() == OUTPUT_LINES {
                     lines.pop_front();
                 }
                 lines.push_back(line);
+            }
+            // It is about to exit: no port will come (the watchdog keeps
+            // the pipe open, so its end would not say so). Kept above, the
+            // line is in the error `start` reports.
+            if taken {
+                port = None;
             }
         }
         // Dropping `port` unsent tells `start` that chromedriver ended
@@ -330,6 +361,30 @@ mod tests {
         );
         assert_eq!(parse_port("Starting ChromeDriver 156.0 on port 0"), None);
         assert_eq!(parse_port("Only local connections are allowed."), None);
+    }
+
+    #[test]
+    fn a_port_taken_ends_the_wait_at_once_and_is_in_the_output() {
+        use std::io::Write;
+        // A pipe that stays open, as the watchdog keeps chromedriver's.
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let output = Arc::new(Mutex::new(VecDeque::new()));
+        let (tx, rx) = oneshot::channel();
+        drain(reader, Arc::clone(&output), Some(tx));
+        writer
+            .write_all(
+                b"Starting ChromeDriver 156.0 on port 0\nIPv4 port not available. Exiting...\n",
+            )
+            .unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        thread::spawn(move || done_tx.send(rx.blocking_recv()));
+        let port = done_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the wait for a port ends as soon as chromedriver says it cannot have one");
+        assert!(port.is_err(), "no port: {port:?}");
+        let lines = output.lock().unwrap();
+        assert!(lines.iter().any(|l| l.contains(PORT_TAKEN)), "{lines:?}");
+        drop(writer);
     }
 
     #[test]
