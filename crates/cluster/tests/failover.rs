@@ -145,15 +145,32 @@ async fn a_killed_server_s_page_comes_back_through_nginx_missing_nothing() -> Re
     for page in [ann, bob, cy] {
         page.wait_for_text("#log", last.as_str(), WAIT).await?;
     }
-    // Every page: every tick, once, in one order.
+    // Every page: every tick, once, in one order. The figures first, in
+    // one line that scripts/bench-failover.sh collects, then the verdict.
     let expected: Vec<String> = (0..sent).map(|i| format!("tick {i:02}")).collect();
     let mut orders = Vec::new();
-    for (nick, page) in &pages {
+    let (mut lost, mut duplicated) = (0, 0);
+    for (_, page) in &pages {
         let messages = shown(page).await?;
         let texts: Vec<String> = messages.iter().map(|(_, t)| t.clone()).collect();
-        assert_eq!(texts, expected, "{nick}'s page");
-        orders.push(messages);
+        lost += expected.iter().filter(|t| !texts.contains(t)).count();
+        let unique: std::collections::HashSet<&String> = texts.iter().collect();
+        duplicated += texts.len() - unique.len();
+        orders.push((texts, messages));
     }
+    eprintln!(
+        "failover figures: {{\"recovered_ms\":{},\"pages\":{},\"sent\":{sent},\"lost\":{lost},\"duplicated\":{duplicated}}}",
+        recovered.as_millis(),
+        pages.len()
+    );
+    let orders: Vec<_> = pages
+        .iter()
+        .zip(orders)
+        .map(|((nick, _), (texts, messages))| {
+            assert_eq!(texts, expected, "{nick}'s page");
+            messages
+        })
+        .collect();
     assert!(
         orders.windows(2).all(|w| w[0] == w[1]),
         "one order: {orders:?}"
