@@ -26,9 +26,8 @@
 # Exit: 0 when every run passed, 1 when one failed (lost or doubled a
 # message, or did not recover), 2 when it cannot be set up.
 set -euo pipefail
-. "$(dirname "$0")/lib/common.sh"
-enter_root
-command -v python3 >/dev/null || die "python3 is needed to summarise the runs"
+. "$(dirname "$0")/lib/bench.sh"
+bench_init
 
 RUNS=${RUNS:-6}
 OUT=$ROOT/target/bench
@@ -60,9 +59,8 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 step "results"
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT+changes"
-export COMMIT RUNS
+machine_facts
+export RUNS
 python3 - "$FIGURES" "$OUT/failover.md" <<'PY'
 import datetime, json, os, statistics, sys
 
