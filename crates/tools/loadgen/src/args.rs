@@ -20,7 +20,10 @@ Broadcast mode (--broadcast N), open loop: N clients join one chat room; R
 messages a second go in, from the clients in turn; every client times every
 message it receives (fan-out latency) and checks it got every message meant
 for it, once, in the order everybody saw. Loss, duplicates and order are
-counted over warm-up and window; latency over the window.
+counted over warm-up and window; latency over the window. Failover
+(--kill-server PID, several --url): that server is killed halfway through the
+window; its clients rejoin through the others with `since`, must still miss
+nothing, and their time to be back is reported.
 
 Only loopback servers are accepted. Many connections need a raised open-file
 limit: `ulimit -n` in this shell and in the server's.";
@@ -152,6 +155,13 @@ pub struct Flags {
     /// tracepoints: Debian's linux-perf)
     #[arg(long)]
     syscalls: bool,
+    /// Broadcast, chatroom, several --url (failover): kill this server
+    /// process (SIGKILL) halfway through the measured window. Its clients
+    /// reconnect to the next --url and rejoin with `since`; every client
+    /// must still receive every message once, in order. Reports how long
+    /// they took to be back
+    #[arg(long, value_name = "PID")]
+    kill_server: Option<String>,
     /// Runtime threads; 1 suits a generator pinned to one core [default: 1]
     #[arg(long, value_name = "N")]
     threads: Option<String>,
@@ -204,7 +214,7 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
     };
     // Which flag belongs to which modes: one given to another mode is a
     // mistake to point out, not to ignore.
-    let belongs: [(&str, bool, &[Which]); 7] = [
+    let belongs: [(&str, bool, &[Which]); 8] = [
         ("--connections", given.connections.is_some(), &[Which::Echo]),
         (
             "--size",
@@ -224,6 +234,11 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
         ("--hold", given.hold.is_some(), &[Which::Idle]),
         ("--protocol", given.protocol.is_some(), &[Which::Broadcast]),
         ("--rate", given.rate.is_some(), &[Which::Broadcast]),
+        (
+            "--kill-server",
+            given.kill_server.is_some(),
+            &[Which::Broadcast],
+        ),
     ];
     for (flag, present, modes) in belongs {
         if present && !modes.contains(&which) {
@@ -274,6 +289,25 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
         ));
     }
     let syscalls = given.syscalls;
+    let kill_server = given
+        .kill_server
+        .as_deref()
+        .map(|v| number("--kill-server", v, 1, u32::MAX as usize).map(|n| n as u32))
+        .transpose()?;
+    if kill_server.is_some() {
+        if protocol != Protocol::Chatroom || also.is_empty() {
+            return Err(error(
+                "--kill-server: a chatroom cluster, its servers each given by --url \
+                 (the clients of the killed one need another to rejoin)",
+            ));
+        }
+        if kill_server == server_pid {
+            return Err(error(
+                "--kill-server and --server-pid name the same process: the server measured \
+                 must outlive the run",
+            ));
+        }
+    }
     let client = match given.client.as_deref() {
         None => ClientCodec::Ours,
         Some(_) if which != Which::Echo => {
@@ -356,6 +390,7 @@ fn build(given: Flags) -> Result<Cli, ArgsError> {
                 warmup,
                 server_pid,
                 syscalls,
+                kill_server,
             })
         }
         Which::Echo => Mode::Echo(EchoOptions {
@@ -556,6 +591,33 @@ mod tests {
             panic!()
         };
         assert_eq!(b.target.addr, "127.0.0.1:21000".parse().unwrap());
+        assert_eq!(b.kill_server, None);
+    }
+
+    #[test]
+    fn a_server_to_kill_needs_a_cluster_to_fail_over_to() {
+        let two = "--broadcast 9 --url ws://127.0.0.1:9011/ws --url ws://127.0.0.1:9012/ws";
+        let Mode::Broadcast(b) = cli(&format!("{two} --kill-server 77 --server-pid 78")).mode
+        else {
+            panic!()
+        };
+        assert_eq!((b.kill_server, b.server_pid), (Some(77), Some(78)));
+        for (wrong, says) in [
+            ("--broadcast 9 --kill-server 77", "a chatroom cluster"),
+            (
+                &format!("{two} --protocol plain --kill-server 77"),
+                "a chatroom cluster",
+            ),
+            (
+                &format!("{two} --kill-server 77 --server-pid 77"),
+                "same process",
+            ),
+            (&format!("{two} --kill-server 0"), "--kill-server"),
+            ("--kill-server 77", "broadcast mode"),
+        ] {
+            let err = parse(wrong).unwrap_err();
+            assert!(err.0.contains(says), "{wrong}: {}", err.0);
+        }
     }
 
     #[test]

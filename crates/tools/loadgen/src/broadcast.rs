@@ -35,7 +35,9 @@ use std::time::Duration;
 use frame::Message;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
-use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep_until, timeout};
+use tokio::time::{
+    Instant, MissedTickBehavior, interval, interval_at, sleep, sleep_until, timeout,
+};
 
 use crate::client::{Client, SessionError};
 use crate::echo::{CpuSample, Recorder, lock, new_histogram, record, round3};
@@ -125,6 +127,11 @@ pub struct BroadcastOptions {
     /// Also count the server's system calls over the window (needs
     /// `server_pid`, and perf).
     pub syscalls: bool,
+    /// Failover (chat room, several servers): kill this server process
+    /// (SIGKILL) halfway through the window. Every client that loses its
+    /// connection after that reconnects to the next server and rejoins with
+    /// `since`, and must still receive every message once, in order.
+    pub kill_server: Option<u32>,
 }
 
 /// The tag every message starts with: the id in 8 hex digits and the send
@@ -162,6 +169,15 @@ const CHATROOM_RATE_PER_CLIENT: f64 = 5.0;
 
 /// How often setup and the grace period look at the clients' progress.
 const POLL: Duration = Duration::from_millis(5);
+
+/// Failover: how long a client that lost its server keeps trying the
+/// others before it gives up.
+pub const RECONNECT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Failover: the pause between two attempts, after one that failed (a
+/// refused connect to the dead server, or a join refused while the room
+/// still counts the old connection).
+const RECONNECT_PAUSE: Duration = Duration::from_millis(20);
 
 /// The result of [`run_broadcast`].
 #[derive(Debug, Clone)]
@@ -203,6 +219,19 @@ pub struct BroadcastReport {
     pub server_rss: Option<u64>,
     /// The server's system calls over the window (`--syscalls`).
     pub server_syscalls: Option<sys::Syscalls>,
+    /// Failover: when the server was killed, in microseconds since the
+    /// window began (`None`: no kill was asked for, or it failed).
+    pub killed_at_us: Option<u64>,
+    /// Failover: how long each client that lost its server took to be back
+    /// in the room (welcomed, history replayed), from the kill.
+    pub recovery: Option<Recovery>,
+    /// Failover: clients back in the room after losing their server.
+    pub reconnected: u64,
+    /// Failover: messages a client wrote again after rejoining, because
+    /// they had not come back to it and were not in the replayed history
+    /// (the dead server never passed them on), or because writing them
+    /// failed when the connection broke.
+    pub resent: u64,
     /// What went wrong, by kind; `loss`, `duplicate`, `out-of-order` and
     /// `foreign` are counted once per client affected.
     pub errors: Tally,
@@ -235,6 +264,10 @@ impl BroadcastReport {
             loadgen_cpu: None,
             server_rss: None,
             server_syscalls: None,
+            killed_at_us: None,
+            recovery: None,
+            reconnected: 0,
+            resent: 0,
             errors,
             close_errors: Tally::new(),
             warnings: Vec::new(),
@@ -250,7 +283,7 @@ impl BroadcastReport {
     pub fn to_json(&self) -> serde_json::Value {
         let o = &self.options;
         let l = self.latency;
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "mode": "broadcast",
             "url": o.target.to_string(),
             "also": o.also.iter().map(Target::to_string).collect::<Vec<_>>(),
@@ -288,7 +321,20 @@ impl BroadcastReport {
             "close_errors": self.close_errors.total(),
             "close_error_kinds": self.close_errors.to_json(),
             "warnings": self.warnings,
-        })
+        });
+        // Failover runs only (`--kill-server`); null otherwise.
+        json["failover"] = match o.kill_server {
+            None => serde_json::Value::Null,
+            Some(pid) => serde_json::json!({
+                "pid": pid,
+                "killed_at_us": self.killed_at_us,
+                "reconnected": self.reconnected,
+                "recovery_ms_p50": self.recovery.map(|r| r.p50_ms),
+                "recovery_ms_max": self.recovery.map(|r| r.max_ms),
+                "resent": self.resent,
+            }),
+        };
+        json
     }
 }
 
@@ -345,6 +391,17 @@ impl fmt::Display for BroadcastReport {
             write!(f, "; send lag p99 {p99} µs, max {max} µs")?;
         }
         writeln!(f)?;
+        if let Some(pid) = o.kill_server {
+            match self.recovery {
+                Some(r) => writeln!(
+                    f,
+                    "  failover: killed pid {pid}; {} clients back in the room after \
+                     {:.0} ms (median), {:.0} ms (slowest); {} messages written again",
+                    self.reconnected, r.p50_ms, r.max_ms, self.resent
+                )?,
+                None => writeln!(f, "  failover: pid {pid}; no client had to come back")?,
+            }
+        }
         write!(
             f,
             "  errors: {}",
@@ -364,6 +421,26 @@ impl fmt::Display for BroadcastReport {
     }
 }
 
+/// How long the clients that lost their server took to be back in the room.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recovery {
+    /// The median client, in milliseconds from the kill.
+    pub p50_ms: f64,
+    /// The slowest.
+    pub max_ms: f64,
+}
+
+impl Recovery {
+    fn of(mut times: Vec<Duration>) -> Option<Recovery> {
+        times.sort_unstable();
+        let ms = |d: Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
+        Some(Recovery {
+            p50_ms: ms(*times.get(times.len() / 2)?),
+            max_ms: ms(*times.last()?),
+        })
+    }
+}
+
 /// "Write message `id` now": from the pacer to the client whose turn it is.
 #[derive(Debug, Clone, Copy)]
 struct Command {
@@ -375,6 +452,17 @@ struct Command {
 /// What the clients' tasks share with the run.
 struct Context {
     protocol: Protocol,
+    /// Every server of the room, in the order the clients were spread
+    /// over them.
+    targets: Vec<Target>,
+    /// Failover: after the kill, a client that loses its connection
+    /// reconnects instead of giving up.
+    reconnect: bool,
+    /// Failover: when the server was killed.
+    killed_at: OnceLock<Instant>,
+    /// A random number of this run's: the start of every client's `key`,
+    /// the secret that lets it take its own nickname back when it rejoins.
+    run_key: u64,
     /// Send times are microseconds since this.
     base: Instant,
     /// The measured window `[start, end)` in microseconds since `base`; set
@@ -415,6 +503,11 @@ struct Outcome {
     sent: Vec<u32>,
     errors: Tally,
     close_error: Option<SessionError>,
+    /// Failover: how long this client took to be back in the room after
+    /// each loss of its server.
+    recoveries: Vec<Duration>,
+    /// Failover: messages written again after rejoining.
+    resent: u64,
 }
 
 // ANCHOR: run_broadcast
@@ -463,6 +556,10 @@ pub async fn run_broadcast(options: &BroadcastOptions) -> Result<BroadcastReport
     let count = opened.clients.len();
     let ctx = Arc::new(Context {
         protocol: options.protocol,
+        targets,
+        reconnect: options.kill_server.is_some(),
+        killed_at: OnceLock::new(),
+        run_key: rand::random(),
         base,
         window: OnceLock::new(),
         template: (0..options.size)
@@ -527,8 +624,23 @@ pub async fn run_broadcast(options: &BroadcastOptions) -> Result<BroadcastReport
             let syscalls = sys::syscalls_counted(counter, &mut warnings).await;
             (after.share_since(&before), rss, syscalls, warnings)
         };
-        let (handed_out, ((server_cpu, loadgen_cpu), rss, syscalls, warnings)) =
-            tokio::join!(pacing, sampling);
+        // Failover: halfway through the window, the server dies.
+        let killing = async {
+            let pid = options.kill_server?;
+            sleep_until(start + options.duration / 2).await;
+            // Set first, so that every client that then finds its
+            // connection gone knows the kill is why.
+            let _ = ctx.killed_at.set(Instant::now());
+            let killed = kill(pid).await;
+            Some(killed.map(|()| ctx.micros(Instant::now()).saturating_sub(ctx.micros(start))))
+        };
+        let (handed_out, ((server_cpu, loadgen_cpu), rss, syscalls, warnings), killed) =
+            tokio::join!(pacing, sampling, killing);
+        match killed {
+            Some(Ok(at)) => report.killed_at_us = Some(at),
+            Some(Err(e)) => report.errors.add("kill", || e),
+            None => {}
+        }
         next_id = handed_out;
         (report.server_cpu, report.loadgen_cpu, report.server_rss) = (server_cpu, loadgen_cpu, rss);
         report.server_syscalls = syscalls;
@@ -552,9 +664,15 @@ pub async fn run_broadcast(options: &BroadcastOptions) -> Result<BroadcastReport
     drop(commands);
     let mut received: Vec<Option<Vec<u32>>> = vec![None; count];
     let mut sent_by: Vec<Option<u32>> = vec![None; next_id as usize];
+    let mut recoveries = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let outcome = joined_or_panic(joined);
         report.errors.merge(outcome.errors);
+        if !outcome.recoveries.is_empty() {
+            report.reconnected += 1;
+        }
+        recoveries.extend(outcome.recoveries);
+        report.resent += outcome.resent;
         if let Some(e) = outcome.close_error {
             report
                 .close_errors
@@ -570,6 +688,7 @@ pub async fn run_broadcast(options: &BroadcastOptions) -> Result<BroadcastReport
         }
     }
     report.sent = sent_by.iter().flatten().count() as u64;
+    report.recovery = Recovery::of(recoveries);
     tally_checks(&mut report, &sent_by, &received);
 
     report.latency = Latency::from_histogram(&lock(&ctx.latency));
@@ -629,6 +748,24 @@ async fn setup(ctx: &Context, count: usize) -> Result<(), usize> {
                 .count();
             return Err(behind.max(count - settled));
         }
+    }
+}
+
+/// Sends SIGKILL to `pid`, as a crash or a pulled plug would end it: no
+/// goodbye to its clients or to Redis. Through kill(1), which every Linux
+/// has, since this crate has no `unsafe` for the system call.
+async fn kill(pid: u32) -> Result<(), String> {
+    let status = tokio::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .await
+        .map_err(|e| format!("cannot run kill(1) for pid {pid}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "kill -KILL {pid} failed ({status}): no such process?"
+        ))
     }
 }
 
@@ -744,7 +881,9 @@ fn tally_checks(
 // ANCHOR: member
 /// One client, from its handshake to its goodbye: joins (chat room), then
 /// until the run is over writes the messages the pacer hands it and reads
-/// everything the room sends, in one task and one `select!`.
+/// everything the room sends, in one task and one `select!`. In a failover
+/// run, a connection lost after the kill is not the end: the client
+/// rejoins through another server and carries on.
 async fn member(
     mut client: Client,
     index: usize,
@@ -755,6 +894,8 @@ async fn member(
         index,
         ctx: &ctx,
         seen: Vec::new(),
+        boot: None,
+        outbox: Vec::new(),
         outcome: Outcome {
             index,
             ready: false,
@@ -762,6 +903,8 @@ async fn member(
             sent: Vec::new(),
             errors: Tally::new(),
             close_error: None,
+            recoveries: Vec::new(),
+            resent: 0,
         },
     };
     let joined = match ctx.protocol {
@@ -779,17 +922,14 @@ async fn member(
     }
 
     loop {
-        tokio::select! {
+        let lost = tokio::select! {
             // Sends first: they are what the schedule is about.
             biased;
             command = commands.recv() => match command {
-                Some(command) => {
-                    if let Err(e) = member.send(&mut client, command).await {
-                        let e = SessionError::from(e);
-                        member.outcome.errors.add(e.kind(), || format!("sending: {e}"));
-                        return member.outcome;
-                    }
-                }
+                Some(command) => match member.send(&mut client, command).await {
+                    Ok(()) => continue,
+                    Err(e) => SessionError::from(e),
+                },
                 None => break, // the run is over
             },
             // `next_event` is cancel-safe: losing the race to a send loses
@@ -797,20 +937,31 @@ async fn member(
             event = client.next_event() => {
                 let at = Instant::now();
                 match event {
-                    Ok(Message::Ping(payload)) => {
-                        if let Err(e) = client.pong(payload).await {
-                            let e = SessionError::from(e);
-                            member.outcome.errors.add(e.kind(), || e.to_string());
-                            return member.outcome;
-                        }
+                    Ok(Message::Ping(payload)) => match client.pong(payload).await {
+                        Ok(()) => continue,
+                        Err(e) => SessionError::from(e),
+                    },
+                    Ok(message) => {
+                        member.received(message, at);
+                        continue;
                     }
-                    Ok(message) => member.received(message, at),
-                    Err(e) => {
-                        tracing::debug!("client {index}: {e}");
-                        member.outcome.errors.add(e.kind(), || e.to_string());
-                        return member.outcome;
-                    }
+                    Err(e) => e,
                 }
+            }
+        };
+        tracing::debug!("client {index}: {lost}");
+        // Before the kill (or without one), a lost connection is a failure.
+        if !(ctx.reconnect && ctx.killed_at.get().is_some()) {
+            member.outcome.errors.add(lost.kind(), || lost.to_string());
+            return member.outcome;
+        }
+        match member.rejoin(&mut commands).await {
+            Ok(back) => client = back,
+            Err(e) => {
+                if let Some(e) = e {
+                    member.outcome.errors.add("reconnect", || e);
+                }
+                return member.outcome;
             }
         }
     }
@@ -834,13 +985,35 @@ struct Member<'a> {
     /// not make up for a message still on its way. The real check is
     /// [`ledger::check`]'s, after the run.
     seen: Vec<u64>,
+    /// Chat room: the `boot` of our welcome, which a rejoin's `since`
+    /// counts in.
+    boot: Option<String>,
+    /// Failover runs: our own messages not yet back from the room, oldest
+    /// first. The room sends every message to its sender too, so one that
+    /// never comes back (live or in a rejoin's history) never entered the
+    /// room, and is written again.
+    outbox: Vec<Outgoing>,
     outcome: Outcome,
+}
+
+/// One of a client's own messages, on its way.
+#[derive(Debug, Clone, Copy)]
+struct Outgoing {
+    id: u32,
+    /// Whether a write of it has succeeded (it may still have died with
+    /// the server).
+    written: bool,
 }
 
 impl Member<'_> {
     /// Joins the chat room: waits for a turn (answering pings meanwhile),
     /// sends the join, and reads until the welcome and then our own
     /// `joined` event. `Err(None)` when the run gave up waiting.
+    ///
+    /// After a first welcome, this is a rejoin: the join carries `since`
+    /// (the last event we read) and `boot`, the welcome's history is what
+    /// we missed, and messages the pacer hands us meanwhile wait in the
+    /// outbox.
     async fn join(
         &mut self,
         client: &mut Client,
@@ -848,26 +1021,42 @@ impl Member<'_> {
     ) -> Result<(), Option<SessionError>> {
         let nick = format!("c{}", self.index);
         let ctx = self.ctx;
+        let rejoin = self.boot.is_some();
         let permit = loop {
             tokio::select! {
                 permit = ctx.join_gate.acquire() => match permit {
                     Ok(permit) => break permit,
                     Err(_closed) => return Err(None), // we never close it
                 },
-                // Nothing comes before the run starts: the queue closing
-                // means the run gave up on setup.
-                _ = commands.recv() => return Err(None),
+                command = commands.recv() => self.while_joining(command)?,
                 event = client.next_event() => self.before_welcome(client, event).await?,
             }
         };
-        let join = format!(r#"{{"type":"join","nick":"{nick}"}}"#);
-        client.send_text(&join).await.map_err(SessionError::from)?;
+        // The key is ours for the whole run, so a rejoin can take our name
+        // back from the connection the dead server left behind.
+        let mut join = serde_json::json!({
+            "type": "join",
+            "nick": nick,
+            "key": format!("{:016x}{:08x}", ctx.run_key, self.index),
+        });
+        if let Some(boot) = &self.boot {
+            join["since"] = ctx.last_seq[self.index].load(Ordering::Relaxed).into();
+            join["boot"] = boot.as_str().into();
+        }
+        client
+            .send_text(&join.to_string())
+            .await
+            .map_err(SessionError::from)?;
         let mut welcomed = false;
         loop {
             let event = tokio::select! {
-                _ = commands.recv() => return Err(None),
+                command = commands.recv() => {
+                    self.while_joining(command)?;
+                    continue;
+                }
                 event = client.next_event() => event,
             };
+            let at = Instant::now();
             if !welcomed {
                 let Ok(Message::Text(text)) = &event else {
                     self.before_welcome(client, event).await?;
@@ -881,9 +1070,21 @@ impl Member<'_> {
                     }
                 };
                 match value["type"].as_str() {
-                    Some("welcome") => welcomed = true,
+                    Some("welcome") => {
+                        welcomed = true;
+                        if rejoin {
+                            self.replay(&value, at);
+                        } else {
+                            self.boot = value["boot"].as_str().map(str::to_owned);
+                        }
+                    }
                     Some("error") => {
                         let reason = value["reason"].as_str().unwrap_or_default().to_owned();
+                        if rejoin {
+                            // Perhaps our name is still held by the old
+                            // connection: the caller tries again.
+                            return Err(Some(SessionError::JoinRefused(reason)));
+                        }
                         self.outcome
                             .errors
                             .add("join-refused", || format!("{nick}: {reason}"));
@@ -903,7 +1104,9 @@ impl Member<'_> {
                     if let Some(seq) = value["seq"].as_u64() {
                         self.ctx.last_seq[self.index].store(seq, Ordering::Relaxed);
                         if value["type"] == "joined" && value["nick"] == nick.as_str() {
-                            self.ctx.last_join_seq.fetch_max(seq, Ordering::AcqRel);
+                            if !rejoin {
+                                self.ctx.last_join_seq.fetch_max(seq, Ordering::AcqRel);
+                            }
                             drop(permit);
                             return Ok(());
                         }
@@ -916,6 +1119,102 @@ impl Member<'_> {
                 Err(e) => return Err(Some(e)),
             }
         }
+    }
+
+    /// A command that came while joining: before the first welcome nothing
+    /// should come (the queue closing means the run gave up on setup); on
+    /// a rejoin, it waits in the outbox. `Err(None)`: the run is over.
+    fn while_joining(&mut self, command: Option<Command>) -> Result<(), Option<SessionError>> {
+        match command {
+            Some(command) if self.boot.is_some() => {
+                self.outbox.push(Outgoing {
+                    id: command.id,
+                    written: false,
+                });
+                Ok(())
+            }
+            _ => Err(None),
+        }
+    }
+
+    /// A rejoin's welcome: its history is every message we missed, each
+    /// a delivery like any other.
+    fn replay(&mut self, welcome: &serde_json::Value, at: Instant) {
+        if welcome["boot"].as_str() != self.boot.as_deref() {
+            self.outcome.errors.add("boot-changed", || {
+                "the room's numbering started over while we were away: nothing to resume".into()
+            });
+        }
+        if welcome["complete"] == false {
+            self.outcome.errors.add("history-trimmed", || {
+                "the room no longer kept every message we missed".into()
+            });
+        }
+        for chat in welcome["history"].as_array().into_iter().flatten() {
+            if let Some(seq) = chat["seq"].as_u64() {
+                self.ctx.last_seq[self.index].store(seq, Ordering::Relaxed);
+            }
+            match chat["text"].as_str() {
+                Some(text) => self.tagged(text, at),
+                None => self.unexpected(&chat.to_string()),
+            }
+        }
+    }
+
+    /// After losing our server: reconnects to the next one, and the one
+    /// after, until a rejoin succeeds, for at most [`RECONNECT_DEADLINE`];
+    /// then writes whatever of ours never made it into the room. `Err(None)`
+    /// when the run ended meanwhile.
+    async fn rejoin(
+        &mut self,
+        commands: &mut mpsc::Receiver<Command>,
+    ) -> Result<Client, Option<String>> {
+        let ctx = self.ctx;
+        let deadline = Instant::now() + RECONNECT_DEADLINE;
+        let mut last_error = String::new();
+        for attempt in 1.. {
+            // The servers after ours, in turn: a client whose server was
+            // i-th goes to the (i+1)-th, so the survivors share the load.
+            let target = &ctx.targets[(self.index + attempt) % ctx.targets.len()];
+            match Client::connect(target).await {
+                Ok(mut client) => match self.join(&mut client, commands).await {
+                    Ok(()) => {
+                        let from = ctx.killed_at.get().copied().unwrap_or_else(Instant::now);
+                        self.outcome.recoveries.push(from.elapsed());
+                        match self.resend(&mut client).await {
+                            Ok(()) => return Ok(client),
+                            Err(e) => last_error = format!("{target}: writing again: {e}"),
+                        }
+                    }
+                    Err(None) => return Err(None),
+                    Err(Some(e)) => last_error = format!("{target}: {e}"),
+                },
+                Err(e) => last_error = format!("{target}: {e}"),
+            }
+            if Instant::now() + RECONNECT_PAUSE >= deadline {
+                break;
+            }
+            sleep(RECONNECT_PAUSE).await;
+        }
+        Err(Some(format!(
+            "not back in the room within {} s; last: {last_error}",
+            RECONNECT_DEADLINE.as_secs()
+        )))
+    }
+
+    /// Writes the outbox again, oldest first: each message still in it
+    /// never reached the room.
+    async fn resend(&mut self, client: &mut Client) -> std::io::Result<()> {
+        for i in 0..self.outbox.len() {
+            let Outgoing { id, written } = self.outbox[i];
+            self.write(client, id).await?;
+            if !written {
+                self.outbox[i].written = true;
+                self.count_sent(id);
+            }
+            self.outcome.resent += 1;
+        }
+        Ok(())
     }
 
     /// Before the welcome, only pings are expected.
@@ -942,24 +1241,46 @@ impl Member<'_> {
     // ANCHOR: send
     /// Writes message `command.id`, stamped with the time of writing.
     async fn send(&mut self, client: &mut Client, command: Command) -> std::io::Result<()> {
+        if self.ctx.reconnect {
+            // Until it comes back: if our server dies first, it is written
+            // again after the rejoin.
+            self.outbox.push(Outgoing {
+                id: command.id,
+                written: false,
+            });
+        }
+        let now = self.write(client, command.id).await?;
+        if let Some(last) = self.outbox.last_mut() {
+            last.written = true;
+        }
+        self.count_sent(command.id);
+        record(
+            &mut lock(&self.ctx.send_lag),
+            now.saturating_duration_since(command.scheduled),
+        );
+        Ok(())
+    }
+
+    /// Writes message `id` with a tag of the time now; returns that time.
+    async fn write(&mut self, client: &mut Client, id: u32) -> std::io::Result<Instant> {
         let now = Instant::now();
-        let tag = stamp(&self.ctx.template, command.id, self.ctx.micros(now));
+        let tag = stamp(&self.ctx.template, id, self.ctx.micros(now));
         let text = match self.ctx.protocol {
             // Letters and hex digits: nothing to escape in JSON.
             Protocol::Chatroom => format!(r#"{{"type":"say","text":"{tag}"}}"#),
             Protocol::Plain => tag,
         };
         client.send_text(&text).await?;
-        self.outcome.sent.push(command.id);
+        Ok(now)
+    }
+
+    /// Books message `id` as sent by us, once.
+    fn count_sent(&mut self, id: u32) {
+        self.outcome.sent.push(id);
         if self.ctx.protocol.fanout() == Fanout::Others {
-            self.first_time(command.id); // not one we are owed
+            self.first_time(id); // not one we are owed
         }
         self.ctx.sent.fetch_add(1, Ordering::Relaxed);
-        record(
-            &mut lock(&self.ctx.send_lag),
-            now.saturating_duration_since(command.scheduled),
-        );
-        Ok(())
     }
     // ANCHOR_END: send
 
@@ -976,9 +1297,12 @@ impl Member<'_> {
         match self.ctx.protocol {
             Protocol::Plain => self.tagged(text, at),
             Protocol::Chatroom => {
-                if let Some(chat) = chat_text(text)
+                if let Some((seq, chat)) = chat_message(text)
                     && read_stamp(&self.ctx.template, chat).is_some()
                 {
+                    // How far this member has read the room: a rejoin's
+                    // `since`.
+                    self.ctx.last_seq[self.index].store(seq, Ordering::Relaxed);
                     self.tagged(chat, at);
                     return;
                 }
@@ -1018,6 +1342,9 @@ impl Member<'_> {
             return;
         };
         self.outcome.received.push(id);
+        if let Some(mine) = self.outbox.iter().position(|o| o.id == id) {
+            self.outbox.remove(mine); // ours, back: it is in the room
+        }
         if self.first_time(id) {
             self.ctx.delivered.fetch_add(1, Ordering::Relaxed);
         }
@@ -1057,8 +1384,8 @@ impl Member<'_> {
     }
 }
 
-/// The `text` of a chat room `message` event, found without a JSON parser
-/// when the event has the shape lesson 5's serde writes
+/// The `seq` and `text` of a chat room `message` event, found without a
+/// JSON parser when the event has the shape lesson 5's serde writes
 /// (`{"type":"message","seq":…,"from":"…","text":"…",…}`) and the text has
 /// no escapes, as our tags never do; `None` sends the event through
 /// serde_json instead.
@@ -1070,12 +1397,15 @@ impl Member<'_> {
 /// figures only, since the plain protocol needs no parsing; this search
 /// costs tens of nanoseconds. A nickname cannot hold a `"` (lesson 5's
 /// rule), so `"text":"` cannot be found inside `from`.
-fn chat_text(event: &str) -> Option<&str> {
-    let rest = event.strip_prefix(r#"{"type":"message","#)?;
+fn chat_message(event: &str) -> Option<(u64, &str)> {
+    let rest = event.strip_prefix(r#"{"type":"message","seq":"#)?;
+    let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+    let seq = rest[..digits].parse().ok()?;
+    let rest = rest[digits..].strip_prefix(',')?;
     let start = rest.find(r#""text":""#)? + r#""text":""#.len();
     let text = &rest[start..];
     let text = &text[..text.find('"')?];
-    (!text.contains('\\')).then_some(text)
+    (!text.contains('\\')).then_some((seq, text))
 }
 
 // ANCHOR: stamp
@@ -1143,17 +1473,20 @@ mod tests {
     }
 
     #[test]
-    fn chat_texts_found_without_a_parser() {
+    fn chat_messages_found_without_a_parser() {
         let event =
             r#"{"type":"message","seq":42,"from":"c7","text":"0000002a00000012d687uvwx","ts":1}"#;
-        assert_eq!(chat_text(event), Some("0000002a00000012d687uvwx"));
+        assert_eq!(chat_message(event), Some((42, "0000002a00000012d687uvwx")));
         for other in [
             r#"{"type":"joined","seq":43,"nick":"c8","online":2,"ts":1}"#,
             r#"{"seq":42,"type":"message","text":"x"}"#, // another shape: serde's turn
             r#"{"type":"message","seq":42,"from":"c7","text":"a\"b","ts":1}"#,
             r#"{"type":"message","seq":42,"from":"c7","text":"unterminated"#,
+            r#"{"type":"message","seq":-1,"from":"c7","text":"x","ts":1}"#,
+            r#"{"type":"message","seq":99999999999999999999,"from":"c7","text":"x"}"#,
+            r#"{"type":"message","seq":"#,
         ] {
-            assert_eq!(chat_text(other), None, "{other}");
+            assert_eq!(chat_message(other), None, "{other}");
         }
     }
 

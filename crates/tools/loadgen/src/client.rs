@@ -147,11 +147,13 @@ pub enum SessionError {
     Message(MessageError),
     /// No answer before the caller's deadline.
     TimedOut,
+    /// The chat room refused our join, for the reason it gave.
+    JoinRefused(String),
 }
 
 impl SessionError {
     /// A short name to count failures by: `reset`, `io`, `eof`,
-    /// `server-close`, `protocol` or `timeout`.
+    /// `server-close`, `protocol`, `timeout` or `join-refused`.
     pub fn kind(&self) -> &'static str {
         match self {
             SessionError::Io(e) => io_kind(e),
@@ -159,6 +161,7 @@ impl SessionError {
             SessionError::ServerClosed(_) => "server-close",
             SessionError::Frame(_) | SessionError::Message(_) => "protocol",
             SessionError::TimedOut => "timeout",
+            SessionError::JoinRefused(_) => "join-refused",
         }
     }
 }
@@ -178,6 +181,7 @@ impl fmt::Display for SessionError {
             SessionError::Frame(e) => write!(f, "bad frame from the server: {e}"),
             SessionError::Message(e) => write!(f, "bad message from the server: {e}"),
             SessionError::TimedOut => write!(f, "no answer in time"),
+            SessionError::JoinRefused(reason) => write!(f, "the room refused our join: {reason}"),
         }
     }
 }

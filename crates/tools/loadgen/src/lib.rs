@@ -73,8 +73,8 @@ use std::fmt;
 
 pub use args::{ArgsError, Cli, Flags, Mode};
 pub use broadcast::{
-    BroadcastOptions, BroadcastReport, DELIVERY_GRACE, JOIN_CONCURRENCY, Protocol, SETUP_TIMEOUT,
-    TAG_LEN, run_broadcast,
+    BroadcastOptions, BroadcastReport, DELIVERY_GRACE, JOIN_CONCURRENCY, Protocol,
+    RECONNECT_DEADLINE, Recovery, SETUP_TIMEOUT, TAG_LEN, run_broadcast,
 };
 pub use client::{CONNECT_TIMEOUT, Client, ConnectError, Echo, SERVER_FIN_WAIT, SessionError};
 pub use echo::{EchoOptions, EchoReport, Latency, STALL_GRACE, run_echo};
@@ -93,7 +93,7 @@ pub enum Report {
     /// From [`run_idle`].
     Idle(IdleReport),
     /// From [`run_broadcast`].
-    Broadcast(BroadcastReport),
+    Broadcast(Box<BroadcastReport>),
 }
 
 impl Report {
@@ -136,6 +136,8 @@ pub async fn run(mode: &Mode) -> Result<Report, CapacityError> {
     match mode {
         Mode::Echo(options) => run_echo(options).await.map(Report::Echo),
         Mode::Idle(options) => run_idle(options).await.map(Report::Idle),
-        Mode::Broadcast(options) => run_broadcast(options).await.map(Report::Broadcast),
+        Mode::Broadcast(options) => run_broadcast(options)
+            .await
+            .map(|r| Report::Broadcast(Box::new(r))),
     }
 }

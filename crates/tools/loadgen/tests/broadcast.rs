@@ -24,6 +24,7 @@ fn options(target: Target, clients: usize, protocol: Protocol) -> BroadcastOptio
         warmup: Duration::from_millis(100),
         server_pid: None,
         syscalls: false,
+        kill_server: None,
     }
 }
 
