@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # scripts/bench-cluster.sh - lesson 8's shared room against lesson 5's room
 # in memory, at the same load: 1,000 clients in one room, 100 messages a
-# second in, every client receiving every message. Three configurations:
+# second in, every client receiving every message. Four configurations:
 #
 #   memory   lesson 5's `chatroom`: the room in the server's memory
 #   one      lesson 8's `cluster` with one server: the same room, through Redis
 #   three    lesson 8's `cluster` with three servers on one Redis, the
 #            clients spread over them in turn (each message crosses servers)
+#   failover as three, but each server a process of its own, and the second
+#            killed (SIGKILL) halfway through the window: its clients rejoin
+#            through the others with `since` (loadgen --kill-server)
 #
 # "one" against "memory" is the Redis hop's cost; "three" against "memory"
-# is what a cluster costs a page. Produces the table of the cluster chapter.
+# is what a cluster costs a page; "failover" is what losing a server costs:
+# loss (none allowed), duplicates, and how long its clients took to be back.
+# Produces the table of the cluster chapter.
 #
 # usage: scripts/bench-cluster.sh
 #
@@ -86,9 +91,9 @@ next_port() {
 next_port
 REDIS_PORT=$NEXT
 REDIS_PID=""
-SERVER_PID=""
+SERVER_PIDS=()
 cleanup() {
-  [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true
+  [ "${#SERVER_PIDS[@]}" -eq 0 ] || kill "${SERVER_PIDS[@]}" 2>/dev/null || true
   [ -z "$REDIS_PID" ] || kill "$REDIS_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -105,17 +110,35 @@ cpu_seconds() {
 }
 
 LIMITS=(--max-connections 30000 --max-per-ip 30000)
-# Starts configuration $1; sets SERVER_PID and URLS.
+# Starts configuration $1; sets SERVER_PIDS, URLS and MEASURE (loadgen's
+# flags for the server: the one process to measure, or the one to kill).
 start_config() {
-  local name=$1 p log=$LOGS/cluster-$1-$2.log listens=() waited
+  local name=$1 p log=$LOGS/cluster-$1-$2.log listens=() waited pid
   URLS=()
+  SERVER_PIDS=()
   case $name in
     memory)
       next_port
       p=$NEXT
       RUST_LOG=warn "${SERVER_CPU[@]}" "$TARGET/release/chatroom" "127.0.0.1:$p" "${LIMITS[@]}" > "$log" 2>&1 &
+      SERVER_PIDS=($!)
       URLS=(--url "ws://127.0.0.1:$p/ws")
       listens=("$p")
+      ;;
+    failover)
+      # Three processes, so that one can die alone.
+      for i in 1 2 3; do
+        next_port
+        p=$NEXT
+        RUST_LOG=warn "${SERVER_CPU[@]}" "$TARGET/release/cluster" --redis "$REDIS_URL" "${LIMITS[@]}" \
+          --listen "127.0.0.1:$p" > "${log%.log}-$i.log" 2>&1 &
+        SERVER_PIDS+=($!)
+        # Not this shell's job any more: its death by SIGKILL is the
+        # experiment, not news for bash to print.
+        disown $!
+        URLS+=(--url "ws://127.0.0.1:$p/ws")
+        listens+=("$p")
+      done
       ;;
     one | three)
       local n=1
@@ -129,21 +152,44 @@ start_config() {
         listens+=("$p")
       done
       RUST_LOG=warn "${SERVER_CPU[@]}" "$TARGET/release/cluster" "${args[@]}" > "$log" 2>&1 &
+      SERVER_PIDS=($!)
       ;;
   esac
-  SERVER_PID=$!
   for p in "${listens[@]}"; do
     for waited in $(seq 1 100); do
       listening "$p" && break
-      kill -0 "$SERVER_PID" 2>/dev/null || die "$name exited (see $log)"
+      for pid in "${SERVER_PIDS[@]}"; do
+        kill -0 "$pid" 2>/dev/null || die "$name exited (see $LOGS/cluster-$name-$2*.log)"
+      done
       sleep 0.05
     done
-    listening "$p" || die "$name did not listen on $p (see $log)"
+    listening "$p" || die "$name did not listen on $p (see $LOGS/cluster-$name-$2*.log)"
   done
+  if [ "$name" = failover ]; then
+    # Its server CPU would be one process's of three: not measured.
+    MEASURE=(--kill-server "${SERVER_PIDS[1]}")
+  else
+    MEASURE=(--server-pid "${SERVER_PIDS[0]}")
+  fi
+}
+
+# Stops the configuration's servers and waits until they are gone (by
+# polling: the failover's are not this shell's jobs).
+stop_servers() {
+  local pid
+  kill "${SERVER_PIDS[@]}" 2>/dev/null || true
+  for pid in "${SERVER_PIDS[@]}"; do
+    for _ in $(seq 1 200); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    wait "$pid" 2>/dev/null || true
+  done
+  SERVER_PIDS=()
 }
 
 FAILED=0
-CONFIGS=(memory one three)
+CONFIGS=(memory one three failover)
 step "cluster: ${#CONFIGS[@]} configurations x $ROUNDS rounds, $CLIENTS clients, $RATE msgs/s in, $DURATION after $WARMUP warm-up (pinned: $PINNED)"
 for round in $(seq 1 "$ROUNDS"); do
   for name in $(rotated "$round" "${CONFIGS[@]}"); do
@@ -152,7 +198,7 @@ for round in $(seq 1 "$ROUNDS"); do
     redis_before=$(cpu_seconds "$REDIS_PID")
     started=$(date +%s.%N)
     RC=0
-    REPORT=$("${LOAD_CPU[@]}" "$LOADGEN" "${URLS[@]}" --server-pid "$SERVER_PID" --json \
+    REPORT=$("${LOAD_CPU[@]}" "$LOADGEN" "${URLS[@]}" "${MEASURE[@]}" --json \
       --broadcast "$CLIENTS" --protocol chatroom --rate "$RATE" \
       --duration "$DURATION" --warmup "$WARMUP") || RC=$?
     [ -n "$REPORT" ] || REPORT=null
@@ -160,9 +206,7 @@ for round in $(seq 1 "$ROUNDS"); do
       "$redis_before" "$(cpu_seconds "$REDIS_PID")" "$started" "$(date +%s.%N)")
     printf '{"config":"%s","round":%d,"exit":%d,"redis_cpu":%s,"report":%s}\n' \
       "$name" "$round" "$RC" "$redis_cpu" "$REPORT" >> "$RUNS"
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
+    stop_servers
     python3 - "$REPORT" "$name" "$round" "$redis_cpu" <<'PY' >&2
 import json, sys
 r, name, rnd, redis = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
@@ -171,10 +215,15 @@ if r is None:
 else:
     ms = lambda us: "?" if us is None else f"{us / 1000:.2f}"
     pct = lambda x: "?" if x is None else f"{x * 100:.0f}%"
-    print(f"  {name:<6} round {rnd}: {r['ready']}/{r['clients']} ready; delivered {r['delivered']:,}/"
+    print(f"  {name:<8} round {rnd}: {r['ready']}/{r['clients']} ready; delivered {r['delivered']:,}/"
           f"{r['expected']:,} lost {r['lost']} dup {r['duplicates']} order {r['out_of_order']}; "
           f"p50 {ms(r['p50_us'])} p99 {ms(r['p99_us'])} ms; server CPU {pct(r['server_cpu'])}, "
           f"Redis CPU {pct(redis)}, loadgen CPU {pct(r['loadgen_cpu'])}; errors {r['errors']}")
+    f = r.get("failover")
+    if f:
+        print(f"  {'':<8} killed pid {f['pid']}: {f['reconnected']} clients back after "
+              f"{f['recovery_ms_p50']} ms (median), {f['recovery_ms_max']} ms (slowest); "
+              f"{f['resent']} message{'' if f['resent'] == 1 else 's'} written again")
 PY
     [ "$RC" -eq 0 ] || FAILED=1
   done
@@ -194,6 +243,7 @@ labels = {
     "memory": "lesson 5's room in memory (`chatroom`)",
     "one": "lesson 8, one server, the room in Redis",
     "three": "lesson 8, three servers on one Redis",
+    "failover": "lesson 8, three servers, one killed halfway",
 }
 
 def median(xs):
@@ -218,6 +268,16 @@ for name in labels:
         "redis_cpu": median(r["redis_cpu"] for r in rs) if name != "memory" else None,
         "loadgen_cpu": median(r["loadgen_cpu"] for r in reps),
     }
+    fails = [r["failover"] for r in reps if r.get("failover")]
+    if name == "failover":
+        summary[name]["failover"] = {
+            "killed": sum(f["killed_at_us"] is not None for f in fails),
+            "reconnected": sum(f["reconnected"] for f in fails),
+            "recovery_ms_p50": median(f["recovery_ms_p50"] for f in fails),
+            "recovery_ms_max": max((f["recovery_ms_max"] for f in fails
+                                    if f["recovery_ms_max"] is not None), default=None),
+            "resent": sum(f["resent"] for f in fails),
+        }
 
 def ratio(a, b, key="p99_us"):
     by_round = {r["round"]: r["report"][key] for r in runs if r["config"] == b and r["report"]}
@@ -228,7 +288,12 @@ def ratio(a, b, key="p99_us"):
 hop = ratio("one", "memory")
 cross = ratio("three", "memory")
 clean = all(s["lost"] == 0 and s["duplicates"] == 0 and s["out_of_order"] == 0 and s["errors"] == 0
-            and s["delivered"] == s["expected"] for s in summary.values()) and len(summary) == 3
+            and s["delivered"] == s["expected"] for s in summary.values()) and len(summary) == 4
+fo = summary.get("failover", {}).get("failover")
+# A failover run that killed nothing, or whose clients never came back,
+# proves nothing.
+clean = clean and fo is not None and fo["killed"] == summary["failover"]["rounds"] \
+    and fo["reconnected"] > 0
 met = None if cross is None else (cross <= 2.0 and clean)
 result = {
     "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -265,10 +330,23 @@ if hop is not None and cross is not None:
               f"(the Redis hop); three servers / in memory **{cross:.2f}×**. "
               + ("Nothing lost, nothing twice, one order for every client."
                  if clean else "**Messages were lost or reordered** (see cluster-runs.jsonl)."))
+if fo is not None and fo["recovery_ms_p50"] is not None:
+    rounds = summary["failover"]["rounds"]
+    md.append("")
+    md.append(f"Failover: in each of {rounds} round{'s' if rounds > 1 else ''}, the second of three "
+              f"server processes was killed (SIGKILL) halfway through the window. Its clients "
+              f"({fo['reconnected']:,} in all) rejoined through the other two with `since` and were back "
+              f"in the room **{fo['recovery_ms_p50']:.0f} ms** after the kill (median; the slowest "
+              f"{fo['recovery_ms_max']:.0f} ms); {fo['resent']:,} message"
+              + ("" if fo["resent"] == 1 else "s") + " that had reached only the dead "
+              f"server {'was' if fo['resent'] == 1 else 'were'} written again by {'its sender' if fo['resent'] == 1 else 'their senders'}. "
+              + ("Nothing lost, nothing twice." if clean else "**Messages were lost or doubled.**"))
 md.append("")
 md.append("Server CPU is the server process's share of one core over the measured window (the three "
-          "servers of the last row are one process); Redis CPU is redis-server's over the whole run, "
-          "joins included. Each configuration starts from an empty Redis.")
+          "servers of the third row are one process; the failover row's are three, not measured); "
+          "Redis CPU is redis-server's over the whole run, joins included. Each configuration starts "
+          "from an empty Redis. Latency in the failover row includes the messages its clients "
+          "received late, in the history of their rejoin.")
 with open(md_path, "w") as f:
     f.write("\n".join(md) + "\n")
 print("\n".join(md[2:]))

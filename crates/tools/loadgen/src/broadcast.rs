@@ -396,8 +396,14 @@ impl fmt::Display for BroadcastReport {
                 Some(r) => writeln!(
                     f,
                     "  failover: killed pid {pid}; {} clients back in the room after \
-                     {:.0} ms (median), {:.0} ms (slowest); {} messages written again",
-                    self.reconnected, r.p50_ms, r.max_ms, self.resent
+                     {:.0} ms (median), {:.0} ms (slowest); {} written again",
+                    self.reconnected,
+                    r.p50_ms,
+                    r.max_ms,
+                    match self.resent {
+                        1 => "1 message".to_owned(),
+                        n => format!("{n} messages"),
+                    }
                 )?,
                 None => writeln!(f, "  failover: pid {pid}; no client had to come back")?,
             }
