@@ -6,11 +6,13 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use chatroom::{Config, Server};
+use chatroom::{Config, Hall, JoinError, Membership, Server, Since, Unavailable};
 use cluster::{PREFIX, SharedRoom};
+use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -318,7 +320,40 @@ impl Instance {
 pub struct Isolated {
     pub addr: SocketAddr,
     pub room: Arc<SharedRoom>,
+    hung: Arc<AtomicBool>,
     runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// The shared room, but its `say` can be made to hang for good: a server
+/// in trouble just before it dies, which has read a page's message and
+/// will never pass it on.
+#[derive(Debug)]
+struct Hangable {
+    room: Arc<SharedRoom>,
+    hung: Arc<AtomicBool>,
+}
+
+impl Hall for Hangable {
+    fn join<'a>(
+        &'a self,
+        nick: &'a str,
+        key: Option<&'a str>,
+        since: Option<Since>,
+    ) -> BoxFuture<'a, Result<Membership, JoinError>> {
+        self.room.join(nick, key, since)
+    }
+
+    fn say<'a>(&'a self, id: u64, text: &'a str) -> BoxFuture<'a, Result<(), Unavailable>> {
+        if self.hung.load(Ordering::SeqCst) {
+            Box::pin(std::future::pending())
+        } else {
+            self.room.say(id, text)
+        }
+    }
+
+    fn leave(&self, id: u64) -> BoxFuture<'_, ()> {
+        self.room.leave(id)
+    }
 }
 
 impl Isolated {
@@ -330,6 +365,8 @@ impl Isolated {
             .unwrap();
         let url = redis.url();
         let (started, running) = tokio::sync::oneshot::channel();
+        let hung = Arc::new(AtomicBool::new(false));
+        let hall_hung = Arc::clone(&hung);
         runtime.spawn(async move {
             let room = SharedRoom::connect(&url, PREFIX, config.queue_capacity)
                 .await
@@ -339,7 +376,11 @@ impl Isolated {
             }
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let _ = started.send((listener.local_addr().unwrap(), room.clone()));
-            Server::with_hall(listener, config, room)
+            let hall = Arc::new(Hangable {
+                room,
+                hung: hall_hung,
+            });
+            Server::with_hall(listener, config, hall)
                 .run(std::future::pending::<()>())
                 .await;
         });
@@ -347,8 +388,14 @@ impl Isolated {
         Isolated {
             addr,
             room,
+            hung,
             runtime: Some(runtime),
         }
+    }
+
+    /// From now on, what its pages say is read and never passed on.
+    pub fn hang_says(&self) {
+        self.hung.store(true, Ordering::SeqCst);
     }
 
     /// Ends it at once.
