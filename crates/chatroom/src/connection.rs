@@ -183,7 +183,7 @@ impl Connection<'_> {
                     }
                     (FromRoom::Replaced, _) => return replaced(),
                     (FromRoom::Unavailable, _) => return unavailable(
-                        &crate::hall::Unavailable("its store was lost; reconnect shortly".into()),
+                        &crate::hall::Unavailable("this server cannot follow the room just now; reconnect shortly".into()),
                     ),
                     (FromRoom::Event(_), None) | (FromRoom::Dropped, _) => return TOO_SLOW,
                 },

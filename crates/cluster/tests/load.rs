@@ -17,41 +17,10 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Redis, WAIT};
+use common::{Redis, program};
 use loadgen::{BroadcastOptions, Protocol, Target, run_broadcast};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::time::timeout;
-
-/// One `cluster` process with one server on a port of its own; killed when
-/// dropped. Its address is the one it prints.
-async fn server(redis: &Redis) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cluster"))
-        .args(["--redis", &redis.url(), "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the cluster binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = timeout(WAIT, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("open http://").nth(1) {
-                return rest.split('/').next().unwrap().to_owned();
-            }
-        }
-        panic!("the cluster process ended without printing its address")
-    })
-    .await
-    .expect("the cluster process prints its address");
-    // Keep reading its output, so that it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
-}
 
 #[tokio::test]
 async fn a_killed_server_s_clients_rejoin_under_load_missing_nothing() {
@@ -61,7 +30,7 @@ async fn a_killed_server_s_clients_rejoin_under_load_missing_nothing() {
     let mut children = Vec::new();
     let mut targets = Vec::new();
     for _ in 0..3 {
-        let (child, addr) = server(&redis).await;
+        let (child, addr) = program(&redis).await;
         children.push(child);
         targets.push(Target::parse(&format!("ws://{addr}/ws")).unwrap());
     }

@@ -1,20 +1,20 @@
 //! The shared room against a real redis-server: one order across
 //! instances, the same history wherever a page joins, names unique across
-//! the cluster, resume with `since`, an instance killed, Redis stopped and
-//! started again.
+//! the cluster, resume with `since`, an instance killed, an instance that
+//! falls behind the stream's cap, Redis stopped and started again.
 
 mod common;
 
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::time::Duration;
 
 use chatroom::{Config, RateLimit};
 use cluster::{EVENTS_KEPT, PRESENCE_DEADLINE};
-use common::{Client, Instance, Redis, WAIT, join_with, joined, next, recv, recv_kind, say, send};
+use common::{
+    Client, Instance, Redis, WAIT, join_with, joined, next, program, recv, recv_kind, say, send,
+};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::time::{Instant, sleep, timeout};
+use tokio::time::{Instant, sleep};
 
 /// The chat messages `ws` receives until it has seen `count` of them.
 async fn messages(ws: &mut Client, count: usize) -> Vec<(u64, String)> {
@@ -185,32 +185,6 @@ async fn a_page_that_comes_back_elsewhere_gets_exactly_what_it_missed() {
     b.stop().await;
 }
 
-/// The cluster program with one instance on a free port: its child and
-/// the address it printed.
-async fn program(redis: &Redis) -> (tokio::process::Child, std::net::SocketAddr) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cluster"))
-        .args(["--redis", &redis.url(), "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = timeout(WAIT, lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
-}
-
 #[tokio::test]
 async fn the_members_of_a_killed_instance_leave_within_the_deadline() {
     let Some(redis) = Redis::start().await else {
@@ -313,4 +287,83 @@ async fn a_redis_that_hangs_is_treated_as_gone_within_the_timeout() {
         sleep(Duration::from_millis(200)).await;
     }
     a.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_that_falls_behind_the_stream_s_cap_closes_its_pages_with_1013() {
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    // A: a process of its own, so that it can be frozen (SIGSTOP) as an
+    // overloaded machine would be; B: where bob talks, unthrottled.
+    let (slow, addr) = program(&redis).await;
+    let b = Instance::start_with(&redis, unthrottled()).await;
+    let (mut ann, welcome) = join_with(addr, "ann", json!({"key": "k-ann"})).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let boot = welcome["boot"].as_str().unwrap().to_owned();
+    let (mut bob, _) = joined(b.addr, "bob").await;
+    let seen = recv_kind(&mut ann, "joined").await; // her own
+    assert_eq!(seen["nick"], "ann");
+    let last = recv_kind(&mut ann, "joined").await; // bob's
+    assert_eq!(last["nick"], "bob");
+    let last = last["seq"].as_u64().unwrap();
+
+    let signal = |name: &str| {
+        let pid = slow.id().expect("running").to_string();
+        let done = std::process::Command::new("kill")
+            .args([format!("-{name}"), pid])
+            .status()
+            .unwrap();
+        assert!(done.success(), "kill -{name}");
+    };
+    // While A is frozen, more than the stream keeps is said: the events
+    // right after the last one A read are trimmed before it reads them.
+    signal("STOP");
+    // (A hundred at a time, read back before the next: bob's own queue
+    // must not fill, or B drops him as a reader that stopped.)
+    let said = EVENTS_KEPT + 100;
+    for batch in (0..said).collect::<Vec<_>>().chunks(100) {
+        for i in batch {
+            send(&mut bob, say(&format!("m{i}"))).await;
+        }
+        let back = messages(&mut bob, batch.len()).await;
+        assert_eq!(
+            back.last().unwrap().1,
+            format!("m{}", batch.last().unwrap())
+        );
+    }
+    signal("CONT");
+
+    // A finds the gap and tells its page, rather than let it believe it
+    // saw everything.
+    let closed = loop {
+        match next(&mut ann).await {
+            Ok(_) => continue, // what A read before the gap
+            Err(close) => break close,
+        }
+    };
+    // (Not "you fell too far behind", the 1013 of a page whose own queue
+    // filled: A stops at the gap, before ann's queue could fill.)
+    let closed = closed.expect("a Close frame with a code");
+    assert_eq!(u16::from(closed.code), 1013, "{closed:?}");
+    assert!(
+        closed.reason.contains("cannot follow the room"),
+        "{closed:?}"
+    );
+    // Coming back with `since`, the page is told that some are gone.
+    let (_ann, welcome) = join_with(
+        b.addr,
+        "ann",
+        json!({"key": "k-ann", "since": last, "boot": boot}),
+    )
+    .await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    assert_eq!(welcome["complete"], false, "{welcome}");
+    let history = welcome["history"].as_array().unwrap();
+    assert_eq!(
+        history.last().unwrap()["text"],
+        format!("m{}", said - 1),
+        "what the stream still keeps is replayed"
+    );
+    b.stop().await;
 }
