@@ -3,11 +3,14 @@
 
 #![allow(dead_code)] // each test file uses its own part of this
 
+mod page;
+pub use page::*;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use chatroom::{Config, Room, Server};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use support::LiveConnections;
@@ -18,13 +21,10 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 /// Every wait in these tests: long enough for a loaded machine, short
 /// enough that a hang fails instead of blocking CI.
 pub const WAIT: Duration = Duration::from_secs(10);
-
-pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub struct Running {
     pub addr: SocketAddr,
@@ -67,48 +67,6 @@ pub async fn start(config: Config) -> Running {
     }
 }
 
-pub async fn connect(addr: SocketAddr) -> Client {
-    let (ws, _) = timeout(WAIT, connect_async(format!("ws://{addr}/ws")))
-        .await
-        .expect("connected in time")
-        .expect("upgrade accepted");
-    ws
-}
-
-pub async fn send(ws: &mut Client, value: Value) {
-    timeout(WAIT, ws.send(Message::text(value.to_string())))
-        .await
-        .expect("sent in time")
-        .expect("sent");
-}
-
-/// The next JSON message; pings and pongs are skipped (tungstenite answers
-/// pings as we read).
-pub async fn recv(ws: &mut Client) -> Value {
-    loop {
-        let message = timeout(WAIT, ws.next())
-            .await
-            .expect("a message in time")
-            .expect("the connection is open")
-            .expect("no error");
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected a text message, got {other:?}"),
-        }
-    }
-}
-
-/// The next message of type `kind`, skipping others.
-pub async fn recv_kind(ws: &mut Client, kind: &str) -> Value {
-    loop {
-        let value = recv(ws).await;
-        if value["type"] == kind {
-            return value;
-        }
-    }
-}
-
 /// Reads until the server's Close, and returns it; then reads on until
 /// the end, which sends tungstenite's answering Close.
 pub async fn closed(ws: &mut Client) -> Option<CloseFrame> {
@@ -131,10 +89,6 @@ pub async fn joined(addr: SocketAddr, nick: &str) -> (Client, Value) {
     let welcome = recv(&mut ws).await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     (ws, welcome)
-}
-
-pub fn say(text: &str) -> Value {
-    json!({"type": "say", "text": text})
 }
 
 /// Sends raw bytes and reads the answer: until the server closes, or to

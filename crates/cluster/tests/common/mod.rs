@@ -3,6 +3,11 @@
 //! shared room on port-0 listeners, and a page's side of the chat protocol.
 #![allow(dead_code)] // each test crate uses a different subset
 
+// A page's side of the protocol: lesson 5's tests', the same here.
+#[path = "../../../chatroom/tests/common/page.rs"]
+mod page;
+pub use page::*;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -13,16 +18,12 @@ use std::time::Duration;
 use chatroom::{Config, Hall, JoinError, Membership, Server, Since, Unavailable};
 use cluster::{PREFIX, SharedRoom};
 use futures_util::future::BoxFuture;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, timeout};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 use tokio_util::sync::CancellationToken;
 
 /// The longest any step may take: generous for slow CI machines, never
@@ -38,8 +39,6 @@ pub const REQUIRE_NGINX_ENV: &str = "REQUIRE_NGINX";
 /// The project's nginx configuration, which the tests run as it is but for
 /// the ports and the servers (see [`Nginx::start`]).
 pub const NGINX_CONF: &str = include_str!("../../../../deploy/nginx.conf");
-
-pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A redis-server of the test's own, killed when dropped.
 pub struct Redis {
@@ -439,48 +438,6 @@ pub async fn program(redis: &Redis) -> (Child, std::net::SocketAddr) {
     (child, addr)
 }
 
-pub async fn connect(addr: SocketAddr) -> Client {
-    let (ws, _) = timeout(WAIT, connect_async(format!("ws://{addr}/ws")))
-        .await
-        .expect("connected in time")
-        .expect("upgrade accepted");
-    ws
-}
-
-pub async fn send(ws: &mut Client, value: Value) {
-    timeout(WAIT, ws.send(Message::text(value.to_string())))
-        .await
-        .expect("sent in time")
-        .expect("sent");
-}
-
-/// The next JSON message (pings and pongs skipped), or the Close.
-pub async fn next(ws: &mut Client) -> Result<Value, Option<CloseFrame>> {
-    loop {
-        let message = timeout(WAIT, ws.next()).await.expect("a message in time");
-        match message {
-            Some(Ok(Message::Text(text))) => return Ok(serde_json::from_str(&text).expect("JSON")),
-            Some(Ok(Message::Close(frame))) => return Err(frame),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a message, got {other:?}"),
-        }
-    }
-}
-
-pub async fn recv(ws: &mut Client) -> Value {
-    next(ws).await.expect("a message, not a Close")
-}
-
-/// The next message of type `kind`, skipping others.
-pub async fn recv_kind(ws: &mut Client, kind: &str) -> Value {
-    loop {
-        let value = recv(ws).await;
-        if value["type"] == kind {
-            return value;
-        }
-    }
-}
-
 /// Joins as `nick` on `addr` with `extra` fields in the join; returns the
 /// client and the answer: its welcome, an error, or (as
 /// `{"type":"closed","code":N}`) the server's Close.
@@ -502,8 +459,4 @@ pub async fn joined(addr: SocketAddr, nick: &str) -> (Client, Value) {
     let (ws, welcome) = join_with(addr, nick, json!({})).await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     (ws, welcome)
-}
-
-pub fn say(text: &str) -> Value {
-    json!({"type": "say", "text": text})
 }
