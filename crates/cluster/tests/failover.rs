@@ -176,9 +176,10 @@ async fn a_killed_server_s_page_comes_back_through_nginx_missing_nothing() -> Re
         orders.push((texts, messages));
     }
     eprintln!(
-        "failover figures: {{\"recovered_ms\":{},\"pages\":{},\"sent\":{sent},\"lost\":{lost},\"duplicated\":{duplicated}}}",
+        "failover figures: {{\"recovered_ms\":{},\"pages\":{},\"sent\":{},\"lost\":{lost},\"duplicated\":{duplicated}}}",
         recovered.as_millis(),
-        pages.len()
+        pages.len(),
+        expected.len()
     );
     let orders: Vec<_> = pages
         .iter()
