@@ -160,6 +160,11 @@ async fn serve(
     }
     tracing::info!(%peer, "WebSocket open");
     let ended = tokio::select! {
+        // `biased`: the branches are polled in the order written, not in a
+        // random one (select!'s default, which keeps a branch that is always
+        // ready from starving the others). Neither of these is, and the draw
+        // would be paid on every wake-up, that is, for every message.
+        biased;
         ended = echo(&mut ws) => ended,
         // RFC 6455 §7.4.1: 1001 "indicates that an endpoint is "going
         // away", such as a server going down".
