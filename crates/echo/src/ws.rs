@@ -390,7 +390,15 @@ where
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            self.write_buf.advance(written);
+            if written == self.write_buf.len() {
+                // All of it, as usual: emptied in place, the buffer keeps
+                // all its room for the next frame. (Advancing past the end
+                // would leave none, and the next frame's `reserve` would
+                // have to take the room back, every time.)
+                self.write_buf.clear();
+            } else {
+                self.write_buf.advance(written);
+            }
         }
         self.stream.flush().await?;
         if big {
@@ -493,6 +501,10 @@ mod tests {
         // Small frames keep their buffer: no allocation per message.
         ws.send(Message::Text("small".into())).await.unwrap();
         assert!(ws.write_buf.try_reclaim(7));
+        // Written out, it is emptied in place: the next frame finds its
+        // room without reserving it again.
+        ws.send(Message::Text("again".into())).await.unwrap();
+        assert!(ws.write_buf.is_empty() && ws.write_buf.capacity() >= 7);
         assert!(!ws.write_buf.try_reclaim(BUFFER_KEEP + 1));
     }
 
