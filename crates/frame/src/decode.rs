@@ -111,6 +111,7 @@ impl Decoder {
     ///
     /// Any [`FrameError`]. They are all fatal: send a Close frame with
     /// [`FrameError::close_code`] and drop the connection. `buf` is left as it was.
+    #[inline] // into the reader's loop, parse_header and apply_mask with it: no calls
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         // 1. The header, or "need more bytes". parse_header only looks.
         let Some(header) = parse_header(buf)? else {

@@ -156,6 +156,7 @@ impl Header {
 ///
 /// [`FrameError::ReservedOpcode`], [`FrameError::LengthTopBitSet`],
 /// [`FrameError::FragmentedControlFrame`], [`FrameError::ControlFrameTooLong`].
+#[inline] // run several times per frame read, often to find no whole header yet
 pub fn parse_header(buf: &[u8]) -> Result<Option<Header>, FrameError> {
     // Step 1: the two fixed bytes. Until both are here we cannot even tell
     // how long the header is.
