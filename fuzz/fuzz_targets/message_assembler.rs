@@ -189,7 +189,7 @@ impl Model {
             return Ok(Some(Message::Binary(open.bytes.into())));
         }
         match std::str::from_utf8(&open.bytes) {
-            Ok(text) => Ok(Some(Message::Text(text.to_owned()))),
+            Ok(text) => Ok(Some(Message::Text(text.into()))),
             // Valid so far, but a character is cut off at the end.
             Err(_) => Err(MessageError::InvalidUtf8),
         }

@@ -288,7 +288,7 @@ where
     /// [`Error::ControlPayloadTooLong`]; [`Error::Io`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         let frame = match message {
-            Message::Text(text) => self.data_frame(OpCode::Text, Bytes::from(text)),
+            Message::Text(text) => self.data_frame(OpCode::Text, text.into_bytes()),
             Message::Binary(bytes) => self.data_frame(OpCode::Binary, bytes),
             Message::Ping(payload) | Message::Pong(payload)
                 if payload.len() > MAX_CONTROL_PAYLOAD =>

@@ -81,7 +81,7 @@ async fn our_client_talks_to_tungstenites_server() {
     for message in [
         Message::Text("héllo 👋".into()),
         Message::Binary(big.into()),
-        Message::Text(String::new()),
+        Message::Text("".into()),
     ] {
         ws.send(message.clone()).await.unwrap();
         let echo = timeout(WAIT, ws.recv()).await.unwrap().unwrap();

@@ -2,6 +2,7 @@
 //! between (§5.5), UTF-8 text (§5.6, §8.1) and a size limit.
 
 use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
 
 use crate::close::CloseFrame;
 use crate::deflate::Inflater;
@@ -18,8 +19,11 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 /// What the [`Assembler`] hands back: a whole message, or a control frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// A complete text message, valid UTF-8.
-    Text(String),
+    /// A complete text message, valid UTF-8. A [`ByteString`] is a `str` on
+    /// [`Bytes`]: an unfragmented message keeps the bytes it arrived in,
+    /// checked but not copied, and [`ByteString::into_bytes`] hands them
+    /// back, to send, without a copy either.
+    Text(ByteString),
     /// A complete binary message.
     Binary(Bytes),
     /// A ping: answer with a pong carrying the same bytes (RFC 6455 §5.5.2).
@@ -90,7 +94,7 @@ impl Partial {
     /// The final fragment is in.
     fn finish(self) -> Result<Message, MessageError> {
         match self {
-            Partial::Text(text) => text.finish().map(Message::Text),
+            Partial::Text(text) => text.finish().map(|text| Message::Text(text.into())),
             Partial::Binary(bytes) => Ok(Message::Binary(bytes.freeze())),
         }
     }
@@ -321,10 +325,10 @@ impl Assembler {
 /// An unfragmented message: one frame, nothing to join.
 fn whole_message(frame: Frame) -> Result<Message, MessageError> {
     match frame.opcode {
-        OpCode::Text => match std::str::from_utf8(&frame.payload) {
-            Ok(text) => Ok(Message::Text(text.to_owned())),
-            Err(_) => Err(MessageError::InvalidUtf8),
-        },
+        // Text: checked, then handed on in the decoder's buffer, as binary is.
+        OpCode::Text => ByteString::try_from(frame.payload)
+            .map(Message::Text)
+            .map_err(|_| MessageError::InvalidUtf8),
         // Binary: hand the decoder's buffer on as it is, without copying.
         _ => Ok(Message::Binary(frame.payload)),
     }
@@ -533,6 +537,16 @@ mod tests {
             }
         }
         None
+    }
+
+    #[test]
+    fn an_unfragmented_text_keeps_the_bytes_it_arrived_in() {
+        let frame = Frame::text("checked, not copied");
+        let arrived = frame.payload.as_ptr();
+        let Ok(Some(Message::Text(text))) = Assembler::new().push(frame) else {
+            panic!("a text message");
+        };
+        assert_eq!((&*text, text.as_ptr()), ("checked, not copied", arrived));
     }
 
     #[test]

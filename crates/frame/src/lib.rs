@@ -72,6 +72,8 @@ mod mask;
 mod opcode;
 
 pub use assemble::{Assembler, DEFAULT_MAX_MESSAGE_SIZE, Message};
+/// The text of a [`Message::Text`], re-exported: a `str` on `Bytes`.
+pub use bytestring::ByteString;
 pub use close::{CloseCode, CloseFrame, fit_reason};
 pub use decode::{DEFAULT_MAX_FRAME_SIZE, Decoder, Role};
 pub use deflate::{COMPRESSOR_WINDOW_BITS, Compressor, DEFLATE_TAIL, INFLATE_CHUNK, Inflater};

@@ -155,7 +155,7 @@ proptest! {
             out.extend(assembler.push(Frame::ping("")).unwrap());
         }
         let texts: Vec<_> = out.into_iter().filter(|m| !matches!(m, Message::Ping(_))).collect();
-        prop_assert_eq!(texts, vec![Message::Text(text)]);
+        prop_assert_eq!(texts, vec![Message::Text(text.into())]);
     }
 
     /// Arbitrary bytes as fragmented text: accepted exactly when they are
@@ -177,7 +177,7 @@ proptest! {
             }
         }
         match std::str::from_utf8(&bytes) {
-            Ok(text) => prop_assert_eq!(result, Ok(Some(Message::Text(text.to_owned())))),
+            Ok(text) => prop_assert_eq!(result, Ok(Some(Message::Text(text.into())))),
             Err(_) => prop_assert_eq!(result, Err(frame::MessageError::InvalidUtf8)),
         }
     }

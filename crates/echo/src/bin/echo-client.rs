@@ -115,7 +115,7 @@ async fn talk(url: &str, messages: Vec<String>) -> Result<(), String> {
 /// Sends one text message and prints what comes back.
 async fn round_trip(ws: &mut WebSocket<TcpStream>, text: String) -> Result<(), String> {
     println!("> {text}");
-    ws.send(Message::Text(text))
+    ws.send(Message::Text(text.into()))
         .await
         .map_err(|e| e.to_string())?;
     // recv answers pings and a Close by itself: what comes out is a

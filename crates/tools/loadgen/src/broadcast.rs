@@ -1294,7 +1294,7 @@ impl Member<'_> {
     /// Handles one message from the room, read at `at`.
     fn received(&mut self, message: Message, at: Instant) {
         let text = match &message {
-            Message::Text(text) => text.as_str(),
+            Message::Text(text) => &text[..],
             _ => {
                 self.unexpected("a binary message");
                 return;

@@ -88,7 +88,7 @@ impl EchoPeer {
             return match ws.next().await {
                 Some(Ok(Message::Text(echo))) if echo.as_str() == text => Ok(Echo::Matched),
                 Some(Ok(Message::Text(other))) => Ok(Echo::Mismatched(frame::Message::Text(
-                    other.as_str().to_owned(),
+                    other.as_str().into(),
                 ))),
                 Some(Ok(Message::Binary(bytes))) => {
                     Ok(Echo::Mismatched(frame::Message::Binary(bytes)))

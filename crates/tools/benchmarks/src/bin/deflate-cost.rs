@@ -144,7 +144,7 @@ fn cpu_ns() -> u64 {
 
 /// One round trip: the client sends, the server echoes, the client reads.
 async fn round_trip(client: &mut Socket, server: &mut Socket, text: String) {
-    client.send(Message::Text(text)).await.expect("send");
+    client.send(Message::Text(text.into())).await.expect("send");
     let message = server.recv().await.expect("recv").expect("a message");
     server.send(message).await.expect("echo");
     client.recv().await.expect("recv").expect("the echo");
