@@ -379,8 +379,9 @@ where
 
     /// Writes the write buffer out.
     async fn flush(&mut self) -> io::Result<()> {
-        // Measured before writing: we advance the buffer past what we
-        // wrote, so afterwards capacity() no longer shows its size.
+        // Measured before writing: after a partial write we advance the
+        // buffer past what was written, and capacity() no longer shows its
+        // size.
         let big = self.write_buf.capacity() > BUFFER_KEEP;
         // One `write` at a time, each followed by dropping what it took from
         // the front: if this future is dropped halfway, what was not written
