@@ -80,12 +80,11 @@ async fn a_killed_server_s_clients_rejoin_under_load_missing_nothing() {
     // Every client on the killed server came back, and no other client had
     // to (the clients go to the servers in turn).
     assert_eq!(report.reconnected as usize, clients / 3, "{report}");
-    let recovery = report.recovery.expect("recovery times");
+    assert!(report.recovery.is_some(), "recovery times: {report}");
     assert!(
         report.resent > 0,
         "what was written to the frozen server is written again: {report}"
     );
-    assert!(recovery.p50_ms <= recovery.max_ms, "{report}");
     assert_eq!(report.errors.total(), 0, "{report}");
     assert_eq!(
         (report.lost, report.duplicates, report.out_of_order),
