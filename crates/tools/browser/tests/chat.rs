@@ -156,3 +156,80 @@ async fn the_room_over_its_own_tls_is_https_and_wss() -> Result<(), Error> {
     server.stop().await?;
     Ok(())
 }
+
+/// The page's outbox has a limit: it keeps at most the nine messages it
+/// said last (`MAX_UNCONFIRMED`: the room's burst of 10, less the rejoin's
+/// join) until they come back. Ann's page says twelve into a connection
+/// that never passes them on (its `send` drops them, as a server that
+/// hangs would), then gives that connection up. It rejoins with `since`
+/// and says again the nine newest, all of which the room takes: the three
+/// oldest are gone, and every page shows the nine once, in the order they
+/// were said. A page that kept ten or more would have the newest refused
+/// as too fast instead, and lose it.
+#[tokio::test]
+async fn a_page_says_again_at_most_the_nine_newest_of_what_never_came_back() -> Result<(), Error> {
+    if browser::skip_if_unavailable() {
+        return Ok(());
+    }
+    let server = LessonServer::start(|listener, shutdown| {
+        chatroom::Server::with_config(listener, chatroom::Config::default()).run(shutdown)
+    })
+    .await?;
+    let ann = join_chat(&server.url(), "ann").await?;
+    let bob = join_chat(&server.url(), "bob").await?;
+    ann.wait_for_text("#count", "2", WAIT).await?;
+    say(&ann, "before the trouble").await?;
+    bob.wait_for_text("#log", "before the trouble", WAIT)
+        .await?;
+
+    ann.script(
+        "window.realSend = WebSocket.prototype.send; \
+         WebSocket.prototype.send = function (data) { \
+           if (String(data).includes('\"say\"')) return; \
+           return window.realSend.call(this, data); };",
+    )
+    .await?;
+    let said: Vec<String> = (1..=12).map(|i| format!("unheard {i:02}")).collect();
+    for text in &said {
+        say(&ann, text).await?;
+    }
+    assert_eq!(
+        ann.script("return unconfirmed.length;").await?,
+        9,
+        "the page keeps nine"
+    );
+    ann.script(
+        "WebSocket.prototype.send = window.realSend; \
+         connection.giveUp('a server that went quiet');",
+    )
+    .await?;
+    let newest = &said[3..];
+    for page in [&ann, &bob] {
+        page.wait_for_text("#log", newest[8].as_str(), WAIT).await?;
+    }
+    for (nick, page) in [("ann", &ann), ("bob", &bob)] {
+        let shown: Vec<String> = page
+            .script(
+                "return [...document.querySelectorAll('#log li.message .text')]\
+                 .map(t => t.textContent);",
+            )
+            .await?
+            .as_array()
+            .map(|texts| {
+                texts
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .filter(|t| t.starts_with("unheard"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            shown, newest,
+            "{nick}'s page: the nine newest, once, in order"
+        );
+    }
+    assert_eq!(ann.script("return unconfirmed.length;").await?, 0);
+    ann.close().await?;
+    bob.close().await?;
+    server.stop().await
+}
