@@ -20,7 +20,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Redis, program};
-use loadgen::{BroadcastOptions, Protocol, Target, run_broadcast};
+use loadgen::{BroadcastOptions, Protocol, RECONNECT_DEADLINE, Target, run_broadcast};
 
 #[tokio::test]
 async fn a_killed_server_s_clients_rejoin_under_load_missing_nothing() {
@@ -93,4 +93,77 @@ async fn a_killed_server_s_clients_rejoin_under_load_missing_nothing() {
     );
     assert_eq!(report.delivered, report.expected, "{report}");
     assert_eq!(report.expected, report.sent * clients as u64, "{report}");
+}
+
+/// With no server left to rejoin, a client gives up after
+/// [`RECONNECT_DEADLINE`], with an error that says so, and the run ends.
+/// Two processes: the second is frozen (it takes connections and answers
+/// nothing) just before the first is killed, so the first's clients try
+/// one that refuses and one that never answers, in turn.
+#[tokio::test]
+async fn with_no_server_left_a_client_gives_up_at_the_reconnect_deadline() {
+    let Some(redis) = Redis::start().await else {
+        return;
+    };
+    let (mut doomed, first) = program(&redis).await;
+    let (frozen, second) = program(&redis).await;
+    let (doomed_pid, frozen_pid) = (doomed.id().expect("running"), frozen.id().expect("running"));
+    let clients = 10;
+    let options = BroadcastOptions {
+        target: Target::parse(&format!("ws://{first}/ws")).unwrap(),
+        also: vec![Target::parse(&format!("ws://{second}/ws")).unwrap()],
+        clients,
+        protocol: Protocol::Chatroom,
+        rate: 20,
+        size: 24,
+        duration: Duration::from_secs(2),
+        warmup: Duration::from_millis(500),
+        server_pid: None,
+        syscalls: false,
+        kill_server: Some(doomed_pid),
+    };
+    // The kill comes 1.5 s in (after the warm-up and half the window).
+    let freeze = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        std::process::Command::new("kill")
+            .args(["-STOP", &frozen_pid.to_string()])
+            .status()
+            .map(|s| s.success())
+    });
+    // Without a deadline the clients would try for ever.
+    let report = tokio::time::timeout(Duration::from_secs(60), run_broadcast(&options))
+        .await
+        .expect("the run ends")
+        .unwrap();
+    assert!(
+        freeze.await.unwrap().unwrap(),
+        "the second server was frozen"
+    );
+    println!("{report}");
+    assert!(
+        report.killed_at_us.is_some(),
+        "the server was killed: {report}"
+    );
+    assert!(
+        doomed.try_wait().unwrap().is_some(),
+        "the killed server is gone"
+    );
+    assert_eq!(report.reconnected, 0, "{report}");
+    // Half the clients were on the killed server: each of them gave up.
+    assert_eq!(
+        report.errors.count("reconnect"),
+        clients as u64 / 2,
+        "{report}"
+    );
+    let (_, _, example) = report
+        .errors
+        .iter()
+        .find(|(kind, _, _)| *kind == "reconnect")
+        .expect("a reconnect error");
+    let said = format!(
+        "not back in the room within {} s",
+        RECONNECT_DEADLINE.as_secs()
+    );
+    assert!(example.contains(&said), "{example}");
+    drop(frozen);
 }

@@ -36,7 +36,7 @@ use frame::Message;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::{
-    Instant, MissedTickBehavior, interval, interval_at, sleep, sleep_until, timeout,
+    Instant, MissedTickBehavior, interval, interval_at, sleep, sleep_until, timeout, timeout_at,
 };
 
 use crate::client::{Client, SessionError};
@@ -405,7 +405,19 @@ impl fmt::Display for BroadcastReport {
                         n => format!("{n} messages"),
                     }
                 )?,
-                None => writeln!(f, "  failover: pid {pid}; no client had to come back")?,
+                None if self.killed_at_us.is_none() => {
+                    writeln!(f, "  failover: pid {pid} was never killed")?
+                }
+                None => match self.errors.count("reconnect") {
+                    0 => writeln!(
+                        f,
+                        "  failover: killed pid {pid}; no client had to come back"
+                    )?,
+                    n => writeln!(
+                        f,
+                        "  failover: killed pid {pid}; no client came back, {n} gave up"
+                    )?,
+                },
             }
         }
         write!(
@@ -1182,20 +1194,32 @@ impl Member<'_> {
             // The servers after ours, in turn: a client whose server was
             // i-th goes to the (i+1)-th, so the survivors share the load.
             let target = &ctx.targets[(self.index + attempt) % ctx.targets.len()];
-            match Client::connect(target).await {
-                Ok(mut client) => match self.join(&mut client, commands).await {
-                    Ok(()) => {
-                        let from = ctx.killed_at.get().copied().unwrap_or_else(Instant::now);
-                        self.outcome.recoveries.push(from.elapsed());
-                        match self.resend(&mut client).await {
-                            Ok(()) => return Ok(client),
-                            Err(e) => last_error = format!("{target}: writing again: {e}"),
-                        }
+            // The deadline bounds the attempt under way too: a server that
+            // takes the connection and never answers must not hold us past it.
+            let trying = async {
+                let mut client = Client::connect(target)
+                    .await
+                    .map_err(|e| Some(e.to_string()))?;
+                self.join(&mut client, commands)
+                    .await
+                    .map_err(|e| e.map(|e| e.to_string()))?;
+                Ok::<Client, Option<String>>(client)
+            };
+            match timeout_at(deadline, trying).await {
+                Ok(Ok(mut client)) => {
+                    let from = ctx.killed_at.get().copied().unwrap_or_else(Instant::now);
+                    self.outcome.recoveries.push(from.elapsed());
+                    match self.resend(&mut client).await {
+                        Ok(()) => return Ok(client),
+                        Err(e) => last_error = format!("{target}: writing again: {e}"),
                     }
-                    Err(None) => return Err(None),
-                    Err(Some(e)) => last_error = format!("{target}: {e}"),
-                },
-                Err(e) => last_error = format!("{target}: {e}"),
+                }
+                Ok(Err(None)) => return Err(None),
+                Ok(Err(Some(e))) => last_error = format!("{target}: {e}"),
+                Err(_elapsed) => {
+                    last_error = format!("{target}: no answer before the deadline");
+                    break;
+                }
             }
             if Instant::now() + RECONNECT_PAUSE >= deadline {
                 break;
