@@ -20,7 +20,9 @@
 #
 # Setting up
 #   bench_init          enter_root (sets ROOT, cd's there), then dies unless
-#                       python3 is there to read loadgen's JSON
+#                       python3 is there to read loadgen's JSON; puts
+#                       scripts/lib on PYTHONPATH, for the summaries'
+#                       shared helpers (summary.py)
 #   pin_cpus            the servers go on CPU 0, loadgen on CPU 1: sets
 #                       SERVER_CPU=(taskset -c 0), LOAD_CPU=(taskset -c 1),
 #                       PINNED=yes. Without taskset or a second CPU: sets
@@ -119,6 +121,8 @@
 bench_init() {
   enter_root
   command -v python3 >/dev/null || die "python3 is needed to read loadgen's JSON"
+  export PYTHONPATH="$ROOT/scripts/lib${PYTHONPATH:+:$PYTHONPATH}"
+  export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the tree
 }
 
 pin_cpus() {
