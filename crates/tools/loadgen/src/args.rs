@@ -23,7 +23,8 @@ for it, once, in the order everybody saw. Loss, duplicates and order are
 counted over warm-up and window; latency over the window. Failover
 (--kill-server PID, several --url): that server is killed halfway through the
 window; its clients rejoin through the others with `since`, must still miss
-nothing, and their time to be back is reported.
+nothing, and their time to be back is reported. A client not back within
+10 s gives up, with an error.
 
 Only loopback servers are accepted. Many connections need a raised open-file
 limit: `ulimit -n` in this shell and in the server's.";
@@ -592,6 +593,13 @@ mod tests {
         };
         assert_eq!(b.target.addr, "127.0.0.1:21000".parse().unwrap());
         assert_eq!(b.kill_server, None);
+    }
+
+    #[test]
+    fn the_help_names_the_reconnect_deadline() {
+        let deadline = format!("within {} s gives up", crate::RECONNECT_DEADLINE.as_secs());
+        let help = MODES.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(help.contains(&deadline), "{MODES}");
     }
 
     #[test]
