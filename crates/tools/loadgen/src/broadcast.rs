@@ -225,6 +225,8 @@ pub struct BroadcastReport {
     /// Failover: how long each client that lost its server took to be back
     /// in the room (welcomed, history replayed), from the kill.
     pub recovery: Option<Recovery>,
+    /// Failover: clients that lost their server after the kill.
+    pub lost_server: u64,
     /// Failover: clients back in the room after losing their server.
     pub reconnected: u64,
     /// Failover: messages a client wrote again after rejoining, because
@@ -266,6 +268,7 @@ impl BroadcastReport {
             server_syscalls: None,
             killed_at_us: None,
             recovery: None,
+            lost_server: 0,
             reconnected: 0,
             resent: 0,
             errors,
@@ -328,6 +331,7 @@ impl BroadcastReport {
             Some(pid) => serde_json::json!({
                 "pid": pid,
                 "killed_at_us": self.killed_at_us,
+                "lost_server": self.lost_server,
                 "reconnected": self.reconnected,
                 "recovery_ms_p50": self.recovery.map(|r| r.p50_ms),
                 "recovery_ms_max": self.recovery.map(|r| r.max_ms),
@@ -392,32 +396,37 @@ impl fmt::Display for BroadcastReport {
         }
         writeln!(f)?;
         if let Some(pid) = o.kill_server {
-            match self.recovery {
-                Some(r) => writeln!(
+            if self.killed_at_us.is_none() {
+                writeln!(f, "  failover: pid {pid} was never killed")?;
+            } else {
+                write!(
                     f,
-                    "  failover: killed pid {pid}; {} clients back in the room after \
-                     {:.0} ms (median), {:.0} ms (slowest); {} written again",
-                    self.reconnected,
-                    r.p50_ms,
-                    r.max_ms,
+                    "  failover: killed pid {pid}; {} clients lost their server, {} back",
+                    self.lost_server, self.reconnected
+                )?;
+                if let Some(r) = self.recovery {
+                    write!(
+                        f,
+                        " after {:.0} ms (median), {:.0} ms (slowest)",
+                        r.p50_ms, r.max_ms
+                    )?;
+                }
+                let gave_up = self.errors.count("reconnect");
+                if gave_up > 0 {
+                    write!(f, ", {gave_up} gave up")?;
+                }
+                let unfinished = self.lost_server.saturating_sub(self.reconnected + gave_up);
+                if unfinished > 0 {
+                    write!(f, ", {unfinished} still rejoining when the run ended")?;
+                }
+                writeln!(
+                    f,
+                    "; {} written again",
                     match self.resent {
                         1 => "1 message".to_owned(),
                         n => format!("{n} messages"),
                     }
-                )?,
-                None if self.killed_at_us.is_none() => {
-                    writeln!(f, "  failover: pid {pid} was never killed")?
-                }
-                None => match self.errors.count("reconnect") {
-                    0 => writeln!(
-                        f,
-                        "  failover: killed pid {pid}; no client had to come back"
-                    )?,
-                    n => writeln!(
-                        f,
-                        "  failover: killed pid {pid}; no client came back, {n} gave up"
-                    )?,
-                },
+                )?;
             }
         }
         write!(
@@ -524,6 +533,8 @@ struct Outcome {
     /// Failover: how long this client took to be back in the room after
     /// each loss of its server.
     recoveries: Vec<Duration>,
+    /// Failover: whether this client lost its server after the kill.
+    lost_server: bool,
     /// Failover: messages written again after rejoining.
     resent: u64,
 }
@@ -686,6 +697,7 @@ pub async fn run_broadcast(options: &BroadcastOptions) -> Result<BroadcastReport
     while let Some(joined) = tasks.join_next().await {
         let outcome = joined_or_panic(joined);
         report.errors.merge(outcome.errors);
+        report.lost_server += u64::from(outcome.lost_server);
         if !outcome.recoveries.is_empty() {
             report.reconnected += 1;
         }
@@ -922,6 +934,7 @@ async fn member(
             errors: Tally::new(),
             close_error: None,
             recoveries: Vec::new(),
+            lost_server: false,
             resent: 0,
         },
     };
@@ -973,6 +986,7 @@ async fn member(
             member.outcome.errors.add(lost.kind(), || lost.to_string());
             return member.outcome;
         }
+        member.outcome.lost_server = true;
         match member.rejoin(&mut commands).await {
             Ok(back) => client = back,
             Err(e) => {
