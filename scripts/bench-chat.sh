@@ -312,8 +312,9 @@ PY
   export LABEL_OURS=${LABEL[ours]-} LABEL_REFERENCE=${LABEL[reference]} OURS_ARGS="${OURS_FLAGS[*]}"
   SUMMARY_RC=0
   python3 - "$CAP_RUNS" "$CAP_VERDICTS" "$OUT/chat-capacity.json" "$OUT/chat-capacity.md" <<'PY' || SUMMARY_RC=$?
-import json, statistics, sys
-from summary import comment, conditions, env, facts, generated, ms, pct, write_json, write_table
+import json, sys
+from summary import (comment, conditions, env, facts, generated, median, ms, pct, write_json,
+                     write_table)
 
 runs_path, verdicts_path, json_path, md_path = sys.argv[1:]
 runs = [json.loads(line) for line in open(runs_path)]
@@ -336,7 +337,7 @@ for n in names:
         steps = [r for r in runs if r["server"] == n and r["round"] == rnd]
         best = max((r["report"]["rate"] for r in steps if passed(r)), default=0)
         per_round[n].append(best * fan_out[n])
-capacity = {n: statistics.median(v) for n, v in per_round.items() if v}
+capacity = {n: median(v) for n, v in per_round.items() if v}
 ratio = (capacity["ours"] / capacity["reference"]
          if capacity.get("reference") and "ours" in capacity else None)
 result = {

@@ -63,8 +63,8 @@ step "results"
 machine_facts
 export RUNS
 python3 - "$FIGURES" "$OUT/failover.md" <<'PY'
-import json, statistics, sys
-from summary import comment, generated, write_table
+import json, sys
+from summary import comment, generated, median, write_table
 
 runs_path, md_path = sys.argv[1:]
 runs = [json.loads(line) for line in open(runs_path)]
@@ -85,7 +85,7 @@ for r in runs:
 if measured:
     back = [f["recovered_ms"] / 1000 for f in measured]
     md.append("")
-    md.append(f"Back in the room: median {statistics.median(back):.2f} s, from "
+    md.append(f"Back in the room: median {median(back):.2f} s, from "
               f"{min(back):.2f} to {max(back):.2f} s; lost in all runs: "
               f"{sum(f['lost'] for f in measured)}; shown twice: "
               f"{sum(f['duplicated'] for f in measured)}.")

@@ -1,7 +1,7 @@
-# scripts/lib/bench.sh - what the benchmark scripts (bench-echo.sh,
-# bench-chat.sh, bench-wiretap.sh) share: setting up, pinning, building,
-# starting and stopping a server, running loadgen, the machine's facts and
-# the exit codes. Sourced as
+# scripts/lib/bench.sh - what the benchmark scripts (bench-*.sh,
+# profile-echo.sh) share: setting up, pinning, building, starting and
+# stopping a server, running loadgen, the machine's facts and the exit
+# codes. (Their Python summaries share scripts/lib/summary.py.) Sourced as
 #
 #   . "$(dirname "$0")/lib/bench.sh"
 #
