@@ -10,7 +10,10 @@
 //! reaches them. The first must be written again after the rejoin, the
 //! second comes in the rejoin's history.
 //!
-//! Without redis-server this test skips itself loudly; REQUIRE_REDIS=1
+//! A second test takes the survivors away: a client that cannot get back
+//! in gives up at loadgen's reconnect deadline, with an error.
+//!
+//! Without redis-server these tests skip themselves loudly; REQUIRE_REDIS=1
 //! makes that a failure.
 
 #![cfg(unix)]
@@ -106,9 +109,10 @@ async fn a_killed_server_s_clients_rejoin_under_load_missing_nothing() {
 /// a join that would never end.
 ///
 /// Two addresses: a `cluster` process, killed halfway through, and one that
-/// passes its connections on to a second process until just before the
-/// kill, and from then on completes the WebSocket handshake and says
-/// nothing (tokio-tungstenite's server side). The killed process's clients
+/// passes its connections on to a second process until a quarter of the
+/// way through (well after everybody joined, well before the kill), and
+/// from then on completes the WebSocket handshake and says nothing
+/// (tokio-tungstenite's server side). The killed process's clients
 /// connect there and send their join, which is never answered. The window
 /// is long enough for the deadline to pass inside it: when the run ends, a
 /// join still waiting ends quietly, as a run that is over should.
